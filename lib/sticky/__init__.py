@@ -1,0 +1,1 @@
+"""Sticky Priors: the library behind the executable research book."""

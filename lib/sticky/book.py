@@ -1,0 +1,92 @@
+"""Build the HTML book from executed notebooks, prove it needs no network, and photograph its pages."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sticky import chapters
+
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
+# Elements whose address the browser fetches on its own while loading a page.
+FETCHED = {"script": "src", "link": "href", "img": "src", "iframe": "src", "source": "src", "embed": "src"}
+REMOTE_FILE = re.compile(r"""(?:https?:)?//[^\s"'`]+\.(?:js|css|mjs)\b""")
+SCREENSHOT_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+
+
+def build_html(strict: bool = True) -> Path:
+    """Build ``_build/html`` from the executed notebooks in ``_build/book``; Jupyter Book executes nothing."""
+    staging = chapters.EXECUTED
+    missing = [c.stem for c in chapters.all_chapters() if not c.executed.exists()]
+    if missing:
+        raise ValueError(f"chapters not executed yet: {', '.join(missing)}; allowed: run `sticky build` first")
+    for name in BOOK_FILES:
+        if (chapters.ROOT / name).exists():
+            shutil.copy2(chapters.ROOT / name, staging / name)
+    _copy_mathjax(staging / "_static" / "mathjax")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(staging), "--path-output", str(chapters.BUILD.parent), "--all", "--quiet"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]  # any warning fails the build
+    subprocess.run(cmd, check=True)
+    html = chapters.BUILD / "html"
+    remote = offline_violations(html)
+    if remote:
+        raise ValueError(f"built pages fetch {len(remote)} remote resources, e.g. {remote[0]}; allowed: none")
+    return html / "index.html"
+
+
+def _copy_mathjax(folder: Path) -> None:
+    """A local MathJax, so pages with maths render without a CDN."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")  # the django-static-mathjax distribution
+    source = Path(spec.origin).parent / "static" / "mathjax" / "es5" / "tex-svg.js"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, folder / "tex-svg.js")
+
+
+def offline_violations(html: Path) -> list[str]:
+    """Every ``page: <tag> address`` in the built book that a browser would fetch from the network."""
+    from bs4 import BeautifulSoup
+
+    found = []
+    for page in sorted(html.rglob("*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for script in soup.find_all("script", src=False):  # inline code that would load a remote file
+            for address in REMOTE_FILE.findall(script.string or ""):
+                found.append(f"{page.relative_to(html)}: <script> body loads {address}")
+        for tag, attr in FETCHED.items():
+            for el in soup.find_all(tag):
+                address = el.get(attr) or ""
+                if tag == "link" and "stylesheet" not in el.get("rel", []) and "preload" not in el.get("rel", []):
+                    continue  # <link rel="canonical|next|prev"> is navigation, not a fetch
+                if address.startswith(("http://", "https://", "//")):
+                    found.append(f"{page.relative_to(html)}: <{tag}> {address}")
+    return found
+
+
+def screenshots(html: Path, out: Path, width: int = 1280, height: int = 2400) -> list[Path]:
+    """One PNG per built page, by headless Chromium straight from the files (no server)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise ValueError("no chromium on PATH; allowed: install Debian's chromium (make screenshots does)")
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for page in sorted(html.glob("**/*.html")):
+        if page.name in ("search.html", "genindex.html") or "_static" in page.parts:
+            continue
+        png = out / (str(page.relative_to(html).with_suffix("")).replace("/", "__") + ".png")
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run(
+                [browser, *SCREENSHOT_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                 f"--screenshot={png}", page.resolve().as_uri()],
+                check=True, capture_output=True, timeout=120,
+            )
+        shots.append(png)
+    return shots

@@ -1,0 +1,104 @@
+"""Command line: ``sticky run CHAPTER -p name value …``, ``sticky build``, ``sticky html``, ``sticky list``.
+
+``sticky run`` is papermill on the chapter's MyST source, with the parameters checked first, so a typo
+fails in a second with one line instead of after the kernel has started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from sticky import book, chapters
+from sticky.params import parse_cli_value
+
+def _params(pairs: list[list[str]] | None) -> dict:
+    return {name: parse_cli_value(value) for name, value in (pairs or [])}
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    chapter = chapters.find(args.chapter)
+    out = chapters.execute(chapter, _params(args.p), Path(args.output) if args.output else None)
+    print(out)
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    for ch in chapters.all_chapters():
+        print(f"{ch.name:12s} {ch.source.relative_to(chapters.ROOT)}")
+        for row in ch.parameters.describe(args.profile):
+            print(f"    {row['name']:16s} = {row['default']!r:12}  {row['meaning']} ({row['allowed']})")
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    params = _params(args.p)
+    params.setdefault("profile", args.profile)
+    todo = chapters.all_chapters() if not args.only else [chapters.find(n) for n in args.only]
+    unknown = sorted(set(params).difference(*[c.parameters for c in todo]))
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}: no chapter has it")
+    plan = [(ch, {k: v for k, v in params.items() if k in ch.parameters}) for ch in todo]
+    for ch, own in plan:  # all bad input fails before the first chapter runs
+        ch.parameters.resolve(own)
+    for ch, own in plan:
+        print(f"executing {ch.stem} with {own}", flush=True)
+        chapters.execute(ch, own)
+    print(book.build_html())
+
+
+def cmd_html(args: argparse.Namespace) -> None:
+    print(book.build_html())
+
+
+def cmd_screenshots(args: argparse.Namespace) -> None:
+    for png in book.screenshots(chapters.BUILD / "html", chapters.BUILD / "screenshots"):
+        print(png)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sticky", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute one chapter with papermill")
+    run.add_argument("chapter", help="name (priming), number (01) or stem (01_priming)")
+    run.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
+    run.add_argument("-o", "--output", help="executed notebook (default _build/book/chapters/NN_name.ipynb)")
+    run.set_defaults(func=cmd_run)
+
+    build = sub.add_parser("build", help="execute every chapter, then build the HTML book")
+    build.add_argument("--profile", default="book", help="smoke | book | paper")
+    build.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
+    build.add_argument("--only", nargs="*", help="execute only these chapters (the rest must exist)")
+    build.set_defaults(func=cmd_build)
+
+    html = sub.add_parser("html", help="build the HTML from the executed chapters (no execution)")
+    html.set_defaults(func=cmd_html)
+
+    shots = sub.add_parser("screenshots", help="one PNG per built page, from headless Chromium")
+    shots.set_defaults(func=cmd_screenshots)
+
+    ls = sub.add_parser("list", help="chapters and their parameters")
+    ls.add_argument("--profile", default="book")
+    ls.set_defaults(func=cmd_list)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as err:
+        print(f"sticky: error: {err}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as err:
+        print(f"sticky: error: {' '.join(err.cmd[:2])} failed with exit code {err.returncode}", file=sys.stderr)
+        return 1
+    except Exception as err:  # papermill's execution error carries the cell's exception
+        name = type(err).__name__
+        if name == "PapermillExecutionError":
+            print(f"sticky: error: {err.ename}: {err.evalue}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

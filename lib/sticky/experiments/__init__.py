@@ -1,0 +1,1 @@
+"""One module per chapter: its parameters (``PARAMETERS``) and its protocol as functions."""

@@ -1,0 +1,100 @@
+"""Every chapter runs through papermill at the smoke profile; the CLI rejects bad input before any work;
+the book builds from the executed notebooks with no remote script or stylesheet."""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from sticky import book, chapters
+
+CHAPTERS = chapters.all_chapters()
+STICKY = str(Path(sys.executable).with_name("sticky"))
+PAPERMILL = str(Path(sys.executable).with_name("papermill"))
+
+
+@pytest.fixture(scope="session")
+def executed():
+    """Each chapter executed once at smoke, shared by the tests below and the book build."""
+    return {ch.name: chapters.execute(ch, {"profile": "smoke"}) for ch in CHAPTERS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_chapter_smoke_run(executed, chapter):
+    nb = nbformat.read(executed[chapter.name], as_version=4)
+    assert nb.metadata["sticky"]["parameters"] == {"profile": "smoke"}
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert sum("parameters" in t for t in tags) == 1, "exactly one parameters cell"
+    injected = [t for t in tags if "injected-parameters" in t]
+    assert injected and all("remove-cell" in t for t in injected), "papermill's cell is hidden in the book"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_help_notebook_lists_every_parameter(chapter, tmp_path):
+    notebook = tmp_path / f"{chapter.stem}.ipynb"
+    nbformat.write(jupytext.read(chapter.source), notebook)
+    text = subprocess.run([PAPERMILL, "--help-notebook", str(notebook)], capture_output=True, text=True, check=True).stdout
+    listed = set(re.findall(r"^  (\w+): ", text, flags=re.M))
+    assert listed == set(chapter.parameters), "the parameters cell and the chapter's Spec must name the same parameters"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-p", "no_such_param", "1"], ["'no_such_param'", "allowed: profile"]),
+        (["-p", "profile", "huge"], ["'profile'", "smoke, book, paper"]),
+    ],
+)
+def test_cli_bad_input_fails_at_once_in_one_line(args, words):
+    started = time.perf_counter()
+    run = subprocess.run([STICKY, "run", "intro", *args], capture_output=True, text=True)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), run.stderr
+    assert time.perf_counter() - started < 20  # no kernel was started
+
+
+def test_cli_unknown_chapter():
+    run = subprocess.run([STICKY, "run", "nope"], capture_output=True, text=True)
+    assert run.returncode == 2 and "allowed: intro" in run.stderr
+
+
+@pytest.mark.slow
+def test_cli_run_writes_executed_notebook(tmp_path):
+    out = tmp_path / "intro.ipynb"
+    run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke", "-o", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert nbformat.read(out, as_version=4).metadata["sticky"]["parameters"] == {"profile": "smoke"}
+    assert not list(tmp_path.glob(".*")), "no temporary notebook is left behind"
+
+
+@pytest.mark.slow
+def test_book_builds_offline(executed):
+    index = book.build_html()
+    assert index.exists()
+    html = index.parent
+    pages = {p.name for p in html.glob("chapters/*.html")}
+    assert pages == {f"{c.stem}.html" for c in CHAPTERS}
+    assert book.offline_violations(html) == []
+    intro = (html / "chapters" / "00_intro.html").read_text()
+    assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
+    assert "injected" not in intro.lower()
+
+
+def test_offline_check_catches_remote_script(tmp_path):
+    (tmp_path / "page.html").write_text(
+        '<html><head><script src="https://cdn.example/vega.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example/a.css"><link rel="canonical" href="https://x/y">'
+        '<script src="_static/local.js"></script><script>const U = "https://unpkg.com/thebe/lib/index.js"</script></head><body><a href="https://arxiv.org">paper</a></body></html>'
+    )
+    found = book.offline_violations(tmp_path)
+    assert len(found) == 3
+    assert [("index.js" in f, "vega.js" in f, "a.css" in f) for f in found] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
