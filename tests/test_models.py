@@ -1,0 +1,58 @@
+import time
+
+import pytest
+import torch
+
+from sticky import models
+from sticky.store import Store
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("gpt-9", ["'gpt-9'", "micro-s, micro-m, micro-l, gemma-3-270m, smollm2-135m-instruct"]),
+        ("EleutherAI/pythia-410m", ["offline", "micro-m", "gemma-3-270m"]),
+    ],
+)
+def test_unknown_or_hub_id_offline_fails_at_once(name, words, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(ValueError) as err:
+        models.load(name)
+    assert time.perf_counter() - started < 5
+    assert "\n" not in str(err.value) and all(w in str(err.value) for w in words)
+
+
+def test_micro_configs_grow_and_init_is_seeded():
+    class Tok:
+        bos_token_id, eos_token_id, pad_token_id = 1, 2, 0
+
+        def __len__(self):
+            return 500
+
+    sizes = [sum(p.numel() for p in models.init_micro(n, Tok(), 64, seed=0).parameters()) for n in models.MICRO_CONFIGS]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    a, b = (models.init_micro("micro-s", Tok(), 64, seed=s) for s in (0, 0))
+    c = models.init_micro("micro-s", Tok(), 64, seed=1)
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
+
+
+def test_packaged_models_are_installed():
+    assert all(models.packaged_available(name) for name in models.PACKAGED)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, prompt, expected", [
+    ("smollm2-135m-instruct", "The capital of France is", "Paris"),
+    ("gemma-3-270m", "The capital of Poland is", "Warsaw"),
+])
+def test_packaged_model_dequantised_once_then_fast(name, prompt, expected, tmp_path):
+    store = Store(tmp_path)
+    models.load(name, store=store)  # dequantises the GGUF into the store
+    started = time.perf_counter()
+    model, tokenizer = models.load(name, store=store)
+    assert time.perf_counter() - started < 10
+    ids = tokenizer(prompt, return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=4, do_sample=False)
+    assert expected in tokenizer.decode(out[0, ids.input_ids.shape[1]:])
