@@ -82,7 +82,7 @@ def test_book_builds_offline(executed):
     assert index.exists()
     html = index.parent
     pages = {p.name for p in html.glob("chapters/*.html")}
-    assert pages == {f"{c.stem}.html" for c in CHAPTERS}
+    assert pages == {f"{c.stem}.html" for c in CHAPTERS} | {"references.html"}
     assert book.offline_violations(html) == []
     intro = (html / "chapters" / "00_intro.html").read_text()
     assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
@@ -98,3 +98,22 @@ def test_offline_check_catches_remote_script(tmp_path):
     found = book.offline_violations(tmp_path)
     assert len(found) == 3
     assert [("index.js" in f, "vega.js" in f, "a.css" in f) for f in found] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_chapter_cites_and_has_rerun_box_matching_its_parameters(chapter):
+    text = chapter.source.read_text()
+    assert "{cite}`" in text, "every chapter cites at least one source"
+    assert f'rerun_box("{chapter.name}")' in text
+    box = chapters.rerun_box(chapter.name)
+    assert re.findall(r"^\| `(\w+)` \|", box, flags=re.M) == list(chapter.parameters)
+    assert f"sticky run {chapter.name}" in box
+
+
+def test_rerun_box_reports_measured_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(chapters, "TIMINGS", tmp_path / "timings.json")
+    assert "not measured yet" in chapters.rerun_box("intro")
+    chapters._record_timing("intro", "smoke", 12.3)
+    chapters._record_timing("intro", "book", 125.0)
+    box = chapters.rerun_box("intro")
+    assert "`smoke` 12 s on" in box and "`book` 2.1 min on" in box

@@ -28,6 +28,8 @@ def build_html(strict: bool = True) -> Path:
     for name in BOOK_FILES:
         if (chapters.ROOT / name).exists():
             shutil.copy2(chapters.ROOT / name, staging / name)
+    for page in chapters.CHAPTERS.glob("[!0-9]*.md"):  # plain pages such as the bibliography
+        shutil.copy2(page, staging / "chapters" / page.name)
     _copy_mathjax(staging / "_static" / "mathjax")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(staging), "--path-output", str(chapters.BUILD.parent), "--all", "--quiet"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import time
@@ -10,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sticky.params import Spec
+from sticky.params import PROFILES, Spec
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: lib/sticky/chapters.py → ./
 CHAPTERS = ROOT / "chapters"
 # Build products go under $STICKY_BUILD/_build (tests point it at a temporary folder).
 BUILD = Path(os.environ.get("STICKY_BUILD") or ROOT) / "_build"
 EXECUTED = BUILD / "book"  # papermill outputs + book config: the source Jupyter Book builds from
+# Wall time of each chapter's last run at each profile's defaults, shown in its re-run box.
+TIMINGS = Path(os.environ.get("STICKY_TIMINGS") or CHAPTERS / "timings.json")
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,48 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
-    executed.metadata["sticky"] = {
-        "parameters": params,
-        "seconds": round(time.perf_counter() - started, 1),
-        "cpus": os.cpu_count(),
-    }
+    seconds = round(time.perf_counter() - started, 1)
+    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": os.cpu_count()}
     nbformat.write(executed, partial)
     os.replace(partial, output)
+    if set(params) <= {"profile"}:  # only a run at a profile's own defaults times that profile
+        _record_timing(chapter.name, params.get("profile", "book"), seconds)
     return output
+
+
+def _record_timing(name: str, profile: str, seconds: float) -> None:
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    timings.setdefault(name, {})[profile] = {"seconds": seconds, "cpus": os.cpu_count()}
+    tmp = TIMINGS.with_name(f".{TIMINGS.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, TIMINGS)
+
+
+def rerun_box(name: str) -> str:
+    """MyST for the box atop a chapter: how to re-run it, its parameters, and how long it took."""
+    chapter = find(name)
+    timings = json.loads(TIMINGS.read_text()).get(chapter.name, {}) if TIMINGS.exists() else {}
+    took = "; ".join(
+        f"`{p}` {t['seconds'] / 60:.1f} min on {t['cpus']} CPUs" if t["seconds"] >= 60 else f"`{p}` {t['seconds']:.0f} s on {t['cpus']} CPUs"
+        for p, t in sorted(timings.items(), key=lambda kv: PROFILES.index(kv[0]))
+    ) or "not measured yet"
+    rows = "\n".join(
+        f"| `{r['name']}` | `{r['default']!r}` | {r['allowed']} | {r['meaning']} |"
+        for r in chapter.parameters.describe("book")
+    )
+    return f"""::::{{admonition}} Re-run this chapter
+:class: tip dropdown
+
+```bash
+make chapter CH={chapter.name} PARAMS='-p profile smoke'
+sticky run {chapter.name} -p profile smoke
+jupytext --to ipynb {chapter.source.relative_to(ROOT)} -o - | papermill - out.ipynb -p profile smoke
+```
+
+Last measured run time: {took}.
+
+| parameter | default (`book`) | allowed | meaning |
+|---|---|---|---|
+{rows}
+::::
+"""
