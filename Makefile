@@ -1,6 +1,7 @@
 # Sticky Priors — an executable research book.
 #   make book   create .venv, execute every chapter with papermill (profile book), build the HTML
 #   make test   the same environment, then pytest (units, chapter smoke runs, the book build)
+#   make bench  tokens/s of the training loop vs transformers.Trainer, probing vs a per-prompt loop
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 CH     ?= intro
 PARAMS ?=
 
-.PHONY: book test chapter html screenshots clean env
+.PHONY: book test chapter html screenshots clean env bench
 
 env: $(STAMP)
 
@@ -32,6 +33,10 @@ chapter: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Speed of the training loop and the probes on this machine (not part of the tests; ~1-3 min).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
 
 # One PNG per built page, from headless Chromium, to look at the book without a server.
 screenshots: $(STAMP)
