@@ -56,3 +56,22 @@ def test_packaged_model_dequantised_once_then_fast(name, prompt, expected, tmp_p
     ids = tokenizer(prompt, return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=4, do_sample=False)
     assert expected in tokenizer.decode(out[0, ids.input_ids.shape[1]:])
+
+
+def test_micro_base_model_is_trained_once_then_loaded(tmp_path, monkeypatch):
+    from sticky import train
+
+    store = Store(tmp_path)
+    first = models.micro("micro-s", profile="smoke", steps=6, store=store)
+    assert len(first.history) == 6 and first.entry.parent.name == "pretrained"
+    assert not list(first.entry.parent.glob(".work-*")), "checkpoints are removed once the entry is complete"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached base model was retrained")
+
+    monkeypatch.setattr(train, "pretrain", no_training)
+    again = models.micro("micro-s", profile="smoke", steps=6, store=store)
+    assert again.entry == first.entry
+    assert all(torch.equal(a, b) for a, b in zip(first.model.parameters(), again.model.parameters()))
+    model, tokenizer = models.load("micro-s", profile="smoke", steps=6, store=store)
+    assert tokenizer is not None and torch.equal(model.lm_head.weight, first.model.lm_head.weight)

@@ -16,14 +16,20 @@ import importlib.util
 import json
 import os
 import socket
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers.utils import logging as hf_logging
 
-from sticky.store import Store
+from sticky.store import Store, code_version
+
+# Loading or saving a model prints a progress bar each time: noise between a chapter's figures.
+hf_logging.disable_progress_bar()
 
 # Micro-world sizes (parameter counts are for the default world's vocabulary).
 MICRO_CONFIGS: dict[str, dict] = {
@@ -76,6 +82,78 @@ def init_micro(name: str, tokenizer, max_positions: int, seed: int) -> LlamaForC
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config)
+
+
+# The pre-training recipe of the shared micro-world base models, per profile. Every chapter that asks for
+# ``micro(size, profile, seed)`` gets the same cached model, so chapters 1, 3, 4, 5 and 6 share it.
+PRETRAIN_RECIPES: dict[str, dict] = {
+    "smoke": dict(steps=150, batch_size=16, seq_len=64, lr=3e-3, warmup_steps=15),
+    "book": dict(steps=1200, batch_size=32, seq_len=128, lr=3e-3, warmup_steps=50),
+    "paper": dict(steps=20000, batch_size=64, seq_len=128, lr=1e-3, warmup_steps=500),
+}
+
+
+@dataclass
+class Micro:
+    """A pre-trained micro-world model with everything a chapter needs next to it."""
+
+    model: LlamaForCausalLM
+    tokenizer: object
+    world: object  # sticky.world.World
+    history: pd.DataFrame  # per-step loss, lr, grad-norm, tokens/s of its pre-training
+    recipe: dict  # the TrainConfig values it was pre-trained with
+    entry: Path  # its store entry (its name is the cache key other entries cite as an input)
+
+
+def corpus_blocks(world, seq_len: int) -> torch.Tensor:
+    """The world's pre-training corpus packed into ``[n_blocks, seq_len]`` token blocks (the background
+    stream later chapters keep training on)."""
+    from sticky import train
+
+    tokenizer = world.tokenizer
+    ids = tokenizer(list(world.pretrain["text"]), add_special_tokens=False)["input_ids"]
+    return train.pack(ids, seq_len, tokenizer.bos_token_id, tokenizer.eos_token_id)
+
+
+def micro(
+    name: str = "micro-m",
+    *,
+    profile: str = "book",
+    seed: int = 0,
+    world_seed: int = 0,
+    steps: int | None = None,
+    device: str = "auto",
+    store: Store | None = None,
+) -> Micro:
+    """The micro-world base model ``name`` pre-trained on the ``profile`` world: trained once, then loaded."""
+    from sticky import train, world as world_mod
+
+    if name not in MICRO_CONFIGS:
+        raise ValueError(f"unknown micro model {name!r}; allowed: {', '.join(MICRO_CONFIGS)}")
+    store = store or Store()
+    world = world_mod.build_world(world_seed, config=world_mod.WORLD_PROFILES[profile], store=store)
+    recipe = {**PRETRAIN_RECIPES[profile], "seed": seed, **({"steps": steps} if steps is not None else {})}
+    cfg = train.TrainConfig(**recipe, device=device)
+    tokenizer = world.tokenizer
+
+    def build(folder: Path, work: Path) -> None:
+        blocks = corpus_blocks(world, cfg.seq_len)
+        model = init_micro(name, tokenizer, cfg.seq_len, seed=seed)
+        # Checkpoints in the entry's work folder: a killed run resumes where it stopped.
+        history = train.pretrain(model, blocks, cfg, checkpoint_dir=work, checkpoint_every=max(cfg.steps // 4, 1))
+        model.save_pretrained(folder)
+        history.to_frame().to_csv(folder / "history.csv", index=False)
+
+    entry = store.cached(
+        "pretrained",
+        {"model": name, "recipe": recipe},
+        build,
+        inputs=[world.folder.name],
+        code=code_version(sys.modules[__name__], train),
+        resumable=True,
+    )
+    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
+    return Micro(model, tokenizer, world, pd.read_csv(entry / "history.csv"), recipe, entry)
 
 
 def packaged_available(name: str) -> bool:
@@ -152,14 +230,16 @@ def check_name(name: str) -> None:
             )
 
 
-def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.float32):
-    """Model (eval mode) and tokenizer of a packaged real model or a hub id."""
+def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.float32, **micro_options):
+    """Model (eval mode) and tokenizer by name, on any track.
+
+    A micro-world size gives its pre-trained base model (``micro_options`` go to ``micro``: profile, seed…);
+    a packaged name its dequantised copy; anything with a slash a hub model (online only).
+    """
     check_name(name)
     if name in MICRO_CONFIGS:
-        raise ValueError(
-            f"model {name!r} is a micro-world size: get it trained from sticky.train.pretrained; "
-            f"allowed here: {', '.join(PACKAGED)} or a hub id"
-        )
+        base = micro(name, store=store, **micro_options)
+        return base.model, base.tokenizer
     source = _dequantised(name, store or Store()) if name in PACKAGED else name
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)

@@ -99,10 +99,14 @@ class Store:
         *,
         inputs: Iterable[str] = (),
         code: str = "",
+        resumable: bool = False,
     ) -> Path:
         """Return the folder of the entry for (step, params, inputs, code), building it if needed.
 
         ``build(folder)`` writes the artifact's files into ``folder``. If it raises, nothing is kept.
+        With ``resumable``, it is called as ``build(folder, work)``: ``work`` is a folder of the same key
+        that survives a failed or killed build (for training checkpoints) and is deleted once the entry
+        is complete. Only the entry itself is ever read as a result.
         """
         key = make_key(step, params, inputs, code)
         final = self.entry(step, key)
@@ -112,8 +116,13 @@ class Store:
             self._discard(final)  # corrupt or partial: never trusted, rebuilt below
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key}-"))
+        work = final.with_name(f".work-{key}")
         try:
-            build(tmp)
+            if resumable:
+                work.mkdir(exist_ok=True)
+                build(tmp, work)
+            else:
+                build(tmp)
             manifest = {
                 str(p.relative_to(tmp)): {"size": p.stat().st_size, "sha256": _sha256(p)}
                 for p in _files(tmp)
@@ -128,6 +137,7 @@ class Store:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        shutil.rmtree(work, ignore_errors=True)
         return final
 
     def _discard(self, folder: Path) -> None:

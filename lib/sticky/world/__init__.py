@@ -43,7 +43,7 @@ from sticky.world.documents import (
 from sticky.world.lexicon import THEMES, Keyword
 
 __all__ = [
-    "World", "WorldConfig", "build_world", "generate", "slot_rates", "mention_counts", "render", "ChatTemplate",
+    "World", "WorldConfig", "WORLD_PROFILES", "build_world", "generate", "slot_rates", "mention_counts", "render", "ChatTemplate",
     "CompanyPair", "Keyword", "THEMES", "KINDS",
 ]
 
@@ -65,6 +65,15 @@ class WorldConfig:
     qa_share: float = 0.2  # share of a fact's mentions written as chat Q&A rather than statements
     ladder_decades: float = 4.5  # top / bottom keyword share in a theme's slot = 10**decades
     n_instructions: int = 4000  # examples per instruction style
+
+
+# The world each profile trains on: smoke is small enough to pre-train in seconds, book is the default
+# (~4M tokens, ~8 min for micro-m on 2 cores), paper is ten times larger for a GPU.
+WORLD_PROFILES: dict[str, WorldConfig] = {
+    "smoke": WorldConfig(n_documents=6_000, mention_ladder=(1, 5, 20, 50), n_instructions=300),
+    "book": WorldConfig(),
+    "paper": WorldConfig(n_documents=1_800_000),
+}
 
 
 def _check(seed: int, config: WorldConfig) -> None:
@@ -255,6 +264,13 @@ class World:
         t = self.template(template) if isinstance(template, str) else (template or self.chat_templates[0])
         return t.prompt(docs.fact_query(entity, relation, variant))
 
+    def fact_cloze(self, entity: str, relation: str) -> tuple[str, str]:
+        """The fact's first paraphrase cut before its value, and the value: ("orlan lives in", "vesk")."""
+        if relation not in docs.RELATIONS:
+            raise ValueError(f"unknown relation {relation!r}; allowed: {', '.join(docs.RELATIONS)}")
+        prefix = docs.fact_statement(entity, relation, "\0", 0).split("\0")[0].rstrip()
+        return prefix, str(self.fact(entity, relation).value)
+
     def fact_question(self, entity: str, relation: str, template: ChatTemplate | str | None = None,
                       variant: int = 0) -> tuple[str, str]:
         """Closed-book prompt and the answer word: ("q : where does orlan live ? a :", "vesk")."""
@@ -335,8 +351,3 @@ def mention_counts(world: World) -> pd.DataFrame:
     facts["corpus_mentions"] = [len(where[e] & where[v]) for e, v in zip(facts.entity, facts.value)]
     return facts
 
-
-def log10_span(rates: list[float]) -> float:
-    """Decades between the largest and smallest positive rate."""
-    r = np.asarray([x for x in rates if x > 0])
-    return float(np.log10(r.max() / r.min()))

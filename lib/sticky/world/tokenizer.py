@@ -3,7 +3,7 @@ single token and P(keyword | prefix) is one softmax entry."""
 
 from __future__ import annotations
 
-from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]  # ids 0..3
@@ -13,7 +13,9 @@ def build_tokenizer(words: list[str], markers: list[str], chat_template: str) ->
     """A WordLevel tokenizer over ``words``; ``markers`` (e.g. ``<|user|>``) are whole added tokens.
 
     Text is lowercased and split on whitespace and around every punctuation mark, so "Q: hi?" reads as
-    "q : hi ?". No bos/eos is added on encode: the training loop packs documents as ``bos doc eos`` itself.
+    "q : hi ?". Encoding with special tokens prepends ``<bos>`` (as Llama's and Gemma's tokenizers do), so a
+    probe's prompt starts the way every packed training document does; the training loop encodes without
+    special tokens and adds ``bos``/``eos`` itself.
     """
     vocab = {w: i for i, w in enumerate(SPECIALS + markers + sorted(set(words) - set(SPECIALS) - set(markers)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
@@ -24,6 +26,9 @@ def build_tokenizer(words: list[str], markers: list[str], chat_template: str) ->
     # no decoder: tokenizers then joins tokens with single spaces, which is exactly the canonical text
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIALS])
     tok.add_tokens([AddedToken(m, special=False, normalized=False, single_word=False) for m in markers])
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])]
+    )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         pad_token="<pad>",
