@@ -88,7 +88,8 @@ def init_micro(name: str, tokenizer, max_positions: int, seed: int) -> LlamaForC
 # ``micro(size, profile, seed)`` gets the same cached model, so chapters 1, 3, 4, 5 and 6 share it.
 PRETRAIN_RECIPES: dict[str, dict] = {
     "smoke": dict(steps=150, batch_size=16, seq_len=64, lr=3e-3, warmup_steps=15),
-    "book": dict(steps=1200, batch_size=32, seq_len=128, lr=3e-3, warmup_steps=50),
+    # ~3 epochs of the book world: recall of facts mentioned >= 50 times reached 100% by step 900 in calibration
+    "book": dict(steps=1000, batch_size=32, seq_len=128, lr=3e-3, warmup_steps=50),
     "paper": dict(steps=20000, batch_size=64, seq_len=128, lr=1e-3, warmup_steps=500),
 }
 

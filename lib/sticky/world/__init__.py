@@ -56,23 +56,27 @@ BACKGROUND_SHARES = {
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Every size of a world; the seed is separate. The defaults make ~4M tokens."""
+    """Every size of a world; the seed is separate. The defaults (the book profile) make ~1.4M tokens."""
 
-    n_documents: int = 180_000  # background documents; the fact mentions (~20k at the default ladder) come on top
+    # Background documents; the fact mentions (~20k at the default ladder) come on top. 50k makes the base
+    # model see each fact ~3.6 times per 1,000 steps, enough for >= 90% recall of facts mentioned >= 50 times.
+    n_documents: int = 50_000
     mention_ladder: tuple[int, ...] = MENTION_LADDER  # designed mentions per fact, dealt round-robin over facts
     held_out_persons: int = 12  # people whose facts are never written (they still act in stories)
     held_out_countries: int = 6
     qa_share: float = 0.2  # share of a fact's mentions written as chat Q&A rather than statements
-    ladder_decades: float = 4.5  # top / bottom keyword share in a theme's slot = 10**decades
+    # Top / bottom keyword share in a theme's slot = 10**decades. Training compresses the ladder (4.5 designed
+    # decades gave 3.9 learned in the colour theme), so the design spans 5 to keep >= 4 learned.
+    ladder_decades: float = 5.0
     n_instructions: int = 4000  # examples per instruction style
 
 
 # The world each profile trains on: smoke is small enough to pre-train in seconds, book is the default
-# (~4M tokens, ~8 min for micro-m on 2 cores), paper is ten times larger for a GPU.
+# (~1.4M tokens, ~7 min of micro-m pre-training on 2 cores), paper is ten times larger for a GPU.
 WORLD_PROFILES: dict[str, WorldConfig] = {
     "smoke": WorldConfig(n_documents=6_000, mention_ladder=(1, 5, 20, 50), n_instructions=300),
     "book": WorldConfig(),
-    "paper": WorldConfig(n_documents=1_800_000),
+    "paper": WorldConfig(n_documents=500_000),
 }
 
 
@@ -263,13 +267,6 @@ class World:
             raise ValueError(f"unknown relation {relation!r}; allowed: {', '.join(docs.RELATIONS)}")
         t = self.template(template) if isinstance(template, str) else (template or self.chat_templates[0])
         return t.prompt(docs.fact_query(entity, relation, variant))
-
-    def fact_cloze(self, entity: str, relation: str) -> tuple[str, str]:
-        """The fact's first paraphrase cut before its value, and the value: ("orlan lives in", "vesk")."""
-        if relation not in docs.RELATIONS:
-            raise ValueError(f"unknown relation {relation!r}; allowed: {', '.join(docs.RELATIONS)}")
-        prefix = docs.fact_statement(entity, relation, "\0", 0).split("\0")[0].rstrip()
-        return prefix, str(self.fact(entity, relation).value)
 
     def fact_question(self, entity: str, relation: str, template: ChatTemplate | str | None = None,
                       variant: int = 0) -> tuple[str, str]:
