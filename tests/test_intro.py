@@ -42,3 +42,23 @@ def test_gates_apply_the_stated_rules(at_50, held, spans, expected):
     verdicts = intro.gates(recall_table(at_50, [False] * 3, held), priors_table(*spans))
     assert list(verdicts.passes) == expected
     assert verdicts.measured.iloc[2] == pytest.approx(min(spans))
+
+
+@pytest.mark.slow
+def test_smoke_base_model_learns_the_keyword_ladder():
+    """At smoke the base model trains for seconds: too little for facts, enough for keyword frequencies.
+    It uses the session's fresh cache, so the intro's smoke run reuses the same model."""
+    from scipy.stats import spearmanr
+
+    from sticky import models
+    from sticky.store import Store
+
+    base = models.micro("micro-m", profile="smoke", store=Store())
+    priors = intro.keyword_priors(base.model, base.world)
+    recall = intro.closed_book_recall(base.model, base.world)
+    verdicts = intro.gates(recall, priors).set_index("gate")
+    assert verdicts.loc["smallest keyword-prior span over themes (decades)", "passes"]
+    for theme, group in priors.groupby("theme"):
+        assert spearmanr(group.designed_rate, group.p_before).statistic > 0.8, theme
+    assert recall.p_answer.between(0, 1).all() and len(recall) == len(base.world.facts)
+    assert set(recall.chance) == {1 / n for n in base.world.facts.groupby("relation").value.nunique()}

@@ -19,17 +19,21 @@ def figures_root() -> Path:
     return Path(os.environ.get("STICKY_FIGURES", "figures"))
 
 
-def save(chart: alt.TopLevelMixin, chapter: str, name: str, *, show: bool = True) -> dict[str, Path]:
+class SavedFigure(dict):
+    """The paths of a saved figure by format. Displays as nothing, so a cell ending in ``plots.save(...)``
+    shows the figure once and no dictionary of paths under it."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def save(chart: alt.TopLevelMixin, chapter: str, name: str, *, show: bool = True) -> SavedFigure:
     """Write ``figures/<chapter>/<name>.{svg,png,vl.json}``; display the SVG; return the paths."""
     folder = figures_root() / chapter
     folder.mkdir(parents=True, exist_ok=True)
     spec = chart.to_json()
     svg = vlc.vegalite_to_svg(spec)
-    paths = {
-        "svg": folder / f"{name}.svg",
-        "png": folder / f"{name}.png",
-        "vl.json": folder / f"{name}.vl.json",
-    }
+    paths = SavedFigure(svg=folder / f"{name}.svg", png=folder / f"{name}.png", **{"vl.json": folder / f"{name}.vl.json"})
     _write_atomic(paths["vl.json"], spec.encode())
     _write_atomic(paths["svg"], svg.encode())
     _write_atomic(paths["png"], vlc.vegalite_to_png(spec, scale=2))
