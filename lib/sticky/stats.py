@@ -47,3 +47,112 @@ def log10_span(values: Sequence[float]) -> float:
     if (values <= 0).any():
         raise ValueError("values must be > 0; allowed: positive probabilities")
     return float(np.log10(values.max() / values.min()))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# threshold (change-point) fits, paired bootstrap, rank correlation: chapter 1 and later
+
+
+def _breaks(x: np.ndarray, min_side: int) -> np.ndarray:
+    """Candidate break points: midpoints between consecutive distinct sorted x, >= ``min_side`` points each side."""
+    xs = np.sort(x)
+    cands = [(xs[i - 1] + xs[i]) / 2 for i in range(min_side, len(xs) - min_side + 1) if xs[i - 1] < xs[i]]
+    return np.asarray(cands, dtype=float)
+
+
+def change_point_fit(x, y, kind: str = "step", min_side: int = 2) -> dict:
+    """Least-squares threshold model of ``y`` against ``x``, the break chosen over every candidate midpoint.
+
+    ``kind="step"`` (piecewise constant): y = below for x < threshold, above for x >= threshold.
+    ``kind="hinge"``: y = above + slope * max(0, threshold - x), flat above the threshold.
+    Returns threshold, below (the step's mean below it; for a hinge the fitted value at min(x)), above, slope
+    (hinge only, else nan), sse and n. Ties in the SSE go to the smallest threshold.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x {x.shape} and y {y.shape}; allowed: two 1-D arrays of the same length")
+    if kind not in ("step", "hinge"):
+        raise ValueError(f"kind={kind!r}; allowed: step, hinge")
+    if not np.isfinite(x).all() or not np.isfinite(y).all():
+        raise ValueError("x and y must be finite; allowed: finite floats (take logs of positive values)")
+    breaks = _breaks(x, min_side)
+    if len(breaks) == 0:
+        raise ValueError(
+            f"{len(x)} points ({len(np.unique(x))} distinct x); allowed: at least {2 * min_side} distinct x")
+    best = None
+    for c in breaks:
+        if kind == "step":
+            lo, hi = y[x < c], y[x >= c]
+            sse = ((lo - lo.mean()) ** 2).sum() + ((hi - hi.mean()) ** 2).sum()
+            fit = dict(threshold=float(c), below=float(lo.mean()), above=float(hi.mean()), slope=float("nan"))
+        else:
+            design = np.column_stack([np.ones_like(x), np.maximum(0.0, c - x)])
+            coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+            sse = float(((design @ coef - y) ** 2).sum())
+            fit = dict(threshold=float(c), below=float(coef[0] + coef[1] * (c - x.min())), above=float(coef[0]),
+                       slope=float(coef[1]))
+        if best is None or sse < best["sse"] - 1e-12:
+            best = {**fit, "sse": float(sse), "n": len(x)}
+    return best
+
+
+def bootstrap(x, y, statistic: Callable[[np.ndarray, np.ndarray], float], confidence: float = 0.95,
+              n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high): ``statistic(x, y)`` and its percentile bootstrap interval over resampled pairs.
+
+    A resample on which the statistic fails (ValueError, e.g. too few distinct x for a change point) or is
+    not finite is skipped; the interval is nan when fewer than half the resamples give a value.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"{len(x)} x and {len(y)} y; allowed: paired arrays of at least 2 values")
+    estimate = float(statistic(x, y))
+    rng = np.random.default_rng(seed)
+    values = []
+    for idx in rng.integers(0, len(x), size=(n_resamples, len(x))):
+        try:
+            v = float(statistic(x[idx], y[idx]))
+        except ValueError:
+            continue
+        if np.isfinite(v):
+            values.append(v)
+    if len(values) < n_resamples / 2:
+        return estimate, float("nan"), float("nan")
+    alpha = (1 - confidence) / 2
+    return estimate, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties given their average rank."""
+    order = np.argsort(v, kind="mergesort")
+    ranks = np.empty(len(v), dtype=float)
+    sorted_v = v[order]
+    i = 0
+    while i < len(v):
+        j = i
+        while j + 1 < len(v) and sorted_v[j + 1] == sorted_v[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x, y) -> tuple[float, float]:
+    """Spearman's rho (Pearson on average ranks) and its two-sided p-value from the t approximation, df n-2
+    (as ``scipy.stats.spearmanr``). rho is nan when either variable is constant."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 3:
+        raise ValueError(f"x {x.shape} and y {y.shape}; allowed: two 1-D arrays of the same length >= 3")
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denom = math.sqrt((rx * rx).sum() * (ry * ry).sum())
+    if denom == 0:
+        return float("nan"), float("nan")
+    rho = float(np.clip((rx * ry).sum() / denom, -1.0, 1.0))
+    n = len(x)
+    if abs(rho) == 1.0:
+        return rho, 0.0
+    from scipy.stats import t as student_t
+
+    t = rho * math.sqrt((n - 2) / (1 - rho * rho))
+    return rho, float(2 * student_t.sf(abs(t), n - 2))
