@@ -156,13 +156,11 @@ def _device(name: str) -> torch.device:
 
 
 def _threads() -> None:
-    """One torch thread per core this process may use, or ``$STICKY_THREADS``. On a shared machine, set it
-    lower: OpenMP threads that outnumber free cores spin against each other and a step can take 50x longer."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         n = os.cpu_count() or 1
-    torch.set_num_threads(int(os.environ.get("STICKY_THREADS") or n))
+    torch.set_num_threads(n)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
