@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sticky.params import PROFILES, Spec
+from sticky.store import default_root
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: lib/sticky/chapters.py → ./
 CHAPTERS = ROOT / "chapters"
@@ -75,6 +76,7 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     source = output.with_name(f".{output.stem}.source.ipynb")
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     nbformat.write(notebook, source)
+    entries_before = _cache_entries()
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -97,16 +99,31 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     nbformat.write(executed, partial)
     os.replace(partial, output)
     if set(params) <= {"profile"}:  # only a run at a profile's own defaults times that profile
-        _record_timing(chapter.name, params.get("profile", "book"), seconds)
+        cache = "built" if _cache_entries() > entries_before else "reused"
+        _record_timing(chapter.name, params.get("profile", "book"), cache, seconds)
     return output
 
 
-def _record_timing(name: str, profile: str, seconds: float) -> None:
+def _cache_entries() -> int:
+    """Complete entries in the store: a run that adds some trained or measured something itself."""
+    return sum(1 for _ in default_root().glob("*/*/MANIFEST.json"))
+
+
+def _record_timing(name: str, profile: str, cache: str, seconds: float) -> None:
+    """Keep the last wall time of ``name`` at ``profile``, separately for runs that built cache entries
+    (trained or measured) and runs that found everything cached."""
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
-    timings.setdefault(name, {})[profile] = {"seconds": seconds, "cpus": os.cpu_count()}
+    timings.setdefault(name, {}).setdefault(profile, {})[cache] = {"seconds": seconds, "cpus": os.cpu_count()}
     tmp = TIMINGS.with_name(f".{TIMINGS.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, TIMINGS)
+
+
+CACHE_WORDS = {"built": "training and measuring what it needs", "reused": "with everything in the cache"}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def rerun_box(name: str) -> str:
@@ -114,8 +131,11 @@ def rerun_box(name: str) -> str:
     chapter = find(name)
     timings = json.loads(TIMINGS.read_text()).get(chapter.name, {}) if TIMINGS.exists() else {}
     took = "; ".join(
-        f"`{p}` {t['seconds'] / 60:.1f} min on {t['cpus']} CPUs" if t["seconds"] >= 60 else f"`{p}` {t['seconds']:.0f} s on {t['cpus']} CPUs"
-        for p, t in sorted(timings.items(), key=lambda kv: PROFILES.index(kv[0]))
+        f"`{profile}` " + ", ".join(
+            f"{_duration(t['seconds'])} on {t['cpus']} CPUs {CACHE_WORDS[cache]}"
+            for cache, t in sorted(runs.items())
+        )
+        for profile, runs in sorted(timings.items(), key=lambda kv: PROFILES.index(kv[0]))
     ) or "not measured yet"
     rows = "\n".join(
         f"| `{r['name']}` | `{r['default']!r}` | {r['allowed']} | {r['meaning']} |"
