@@ -28,6 +28,7 @@ def build_html(strict: bool = True) -> Path:
     for name in BOOK_FILES:
         if (chapters.ROOT / name).exists():
             shutil.copy2(chapters.ROOT / name, staging / name)
+    shutil.copytree(chapters.ROOT / "_static", staging / "_static", dirs_exist_ok=True)  # the book's CSS
     for page in chapters.CHAPTERS.glob("[!0-9]*.md"):  # plain pages such as the bibliography
         shutil.copy2(page, staging / "chapters" / page.name)
     _copy_mathjax(staging / "_static" / "mathjax")
