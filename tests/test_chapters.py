@@ -119,3 +119,34 @@ def test_rerun_box_reports_measured_time(tmp_path, monkeypatch):
     box = chapters.rerun_box("intro")
     assert "`smoke` 12 s on" in box
     assert "`book` 2.1 min on" in box and "training and measuring" in box and "9 s on" in box
+
+
+def test_repository_buttons_only_when_the_repository_is_known(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text("title: T\nhtml:\n  use_download_button: true\n")
+    book._point_buttons_at_repository(config, None)
+    assert "repository" not in config.read_text()
+    book._point_buttons_at_repository(config, "https://github.com/o/r")
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    assert data["repository"]["url"] == "https://github.com/o/r"
+    assert data["html"] == {"use_download_button": True, "use_repository_button": True, "use_issues_button": True}
+
+
+def test_publishing_workflow_builds_with_the_readme_command():
+    workflow = (chapters.ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert "run: make book" in workflow and "upload-pages-artifact" in workflow
+    assert "make book" in (chapters.ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_every_figure_is_numbered_captioned_and_referenced(chapter):
+    text = chapter.source.read_text()
+    assert "plots.save(" not in text, "chapters make figures with plots.figure, so they are numbered"
+    made = {f"fig-{c}-{n}" for c, n in re.findall(r'plots\.(?:figure\(.*?|absent\()"(\w+)", "(\w+)"', text)}
+    blocks = re.findall(r"```\{glue:figure\} (\S+)\n:name: (\S+)\n\n(.+?)\n```", text, flags=re.S)
+    assert {key for key, _, _ in blocks} == {f for f in made}, "each figure made is placed in a glue:figure"
+    for key, name, caption in blocks:
+        assert name == key and len(caption.split()) >= 5, f"{key} needs a caption"
+        assert f"{{numref}}`{name}`" in text, f"{name} is never referenced from the prose"

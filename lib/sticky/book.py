@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ def build_html(strict: bool = True) -> Path:
     for name in BOOK_FILES:
         if (chapters.ROOT / name).exists():
             shutil.copy2(chapters.ROOT / name, staging / name)
+    _point_buttons_at_repository(staging / "_config.yml", os.environ.get("BOOK_REPOSITORY_URL"))
     shutil.copytree(chapters.ROOT / "_static", staging / "_static", dirs_exist_ok=True)  # the book's CSS
     for page in chapters.CHAPTERS.glob("[!0-9]*.md"):  # plain pages such as the bibliography
         shutil.copy2(page, staging / "chapters" / page.name)
@@ -42,6 +44,19 @@ def build_html(strict: bool = True) -> Path:
     if remote:
         raise ValueError(f"built pages fetch {len(remote)} remote resources, e.g. {remote[0]}; allowed: none")
     return html / "index.html"
+
+
+def _point_buttons_at_repository(config: Path, url: str | None) -> None:
+    """Turn on the repository and issue buttons when the build knows where the repository lives (the
+    publishing workflow sets ``BOOK_REPOSITORY_URL``); they are plain links, no request at page load."""
+    if not url:
+        return
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    data["repository"] = {"url": url, "branch": "main", "path_to_book": "."}
+    data.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _copy_mathjax(folder: Path) -> None:

@@ -48,3 +48,26 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def figure(chart: alt.TopLevelMixin, chapter: str, name: str) -> SavedFigure:
+    """Save like ``save`` and glue the SVG as ``fig-<chapter>-<name>``, for a numbered, captioned
+    ``{glue:figure}`` in the chapter that the prose cites with ``{numref}``."""
+    paths = save(chart, chapter, name, show=False)
+    from IPython.display import SVG
+
+    _glue(chapter, name, SVG(paths["svg"].read_text()))
+    return paths
+
+
+def absent(chapter: str, name: str, why: str) -> None:
+    """Glue a one-line note in place of a figure this run did not make (e.g. no real model at smoke), so the
+    chapter's ``{glue:figure}`` still resolves and says why."""
+    _glue(chapter, name, why)
+
+
+def _glue(chapter: str, name: str, content) -> None:
+    from myst_nb import glue
+
+    glue(f"fig-{chapter}-{name}", content, display=False)
+
