@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sticky.params import PROFILES, Spec
-from sticky.store import default_root
+from sticky.store import Store, default_root
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: lib/sticky/chapters.py → ./
 CHAPTERS = ROOT / "chapters"
@@ -34,8 +34,17 @@ class Chapter:
         return self.source.stem
 
     @property
+    def module(self):
+        return importlib.import_module(f"sticky.experiments.{self.name}")
+
+    @property
     def parameters(self) -> Spec:
-        return importlib.import_module(f"sticky.experiments.{self.name}").PARAMETERS
+        return self.module.PARAMETERS
+
+    def validate(self, params: dict[str, Any]) -> None:
+        """Check ``params`` as the chapter's first cell will: its module's ``resolve`` when it has extra
+        checks (e.g. lists in strings), else the Spec's."""
+        getattr(self.module, "resolve", self.parameters.resolve)(params)
 
     @property
     def executed(self) -> Path:
@@ -65,7 +74,8 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     The output is written to a temporary name and renamed when execution succeeds, so a failed or
     interrupted run never leaves a notebook that looks finished.
     """
-    chapter.parameters.resolve(params)  # bad input fails here, before a kernel starts
+    chapter.validate(params)  # bad input fails here, before a kernel starts
+    Store()  # and so does a cache folder that cannot be written
     import jupytext
     import nbformat
     import papermill

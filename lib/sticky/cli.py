@@ -37,10 +37,11 @@ def cmd_build(args: argparse.Namespace) -> None:
     todo = chapters.all_chapters() if not args.only else [chapters.find(n) for n in args.only]
     unknown = sorted(set(params).difference(*[c.parameters for c in todo]))
     if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r}: no chapter has it")
+        known = sorted(set().union(*[c.parameters for c in todo]))
+        raise ValueError(f"unknown parameter {unknown[0]!r}: no chapter has it; allowed: {', '.join(known)}")
     plan = [(ch, {k: v for k, v in params.items() if k in ch.parameters}) for ch in todo]
     for ch, own in plan:  # all bad input fails before the first chapter runs
-        ch.parameters.resolve(own)
+        ch.validate(own)
     for ch, own in plan:
         print(f"executing {ch.stem} with {own}", flush=True)
         chapters.execute(ch, own)

@@ -1,0 +1,67 @@
+"""Bad input, across the CLI and every chapter: one line naming what is wrong and what is allowed, a non-zero
+exit, and nothing written."""
+
+import pytest
+
+from sticky import cli, models
+from sticky.store import Store
+
+CASES = [
+    # (argv after `sticky`, words the one line must contain)
+    (["run", "intro", "-p", "no_such_param", "1"], ["'no_such_param'", "allowed: profile"]),
+    (["run", "intro", "-p", "profile", "huge"], ["'profile'", "smoke, book, paper"]),
+    (["run", "intro", "-p", "seed", "-1"], ["'seed'", "[0, inf)"]),
+    (["run", "intro", "-p", "seed", "abc"], ["'seed'", "int"]),
+    (["run", "intro", "-p", "model", "gpt-9"], ["'model'", "micro-s, micro-m, micro-l"]),
+    (["run", "intro", "-p", "pretrain_steps", "0"], ["'pretrain_steps'", "[1, inf)"]),
+    (["run", "intro", "-p", "device", "tpu"], ["'device'", "auto, cpu, cuda"]),
+    (["run", "no_such_chapter"], ["'no_such_chapter'", "allowed: intro, priming"]),
+    (["run", "priming", "-p", "keywords_per_theme", "-1"], ["'keywords_per_theme'", "[1, 20]"]),
+    (["run", "priming", "-p", "texts_per_keyword", "0"], ["'texts_per_keyword'", "[1, 100]"]),
+    (["run", "priming", "-p", "lr", "0"], ["'lr'", "(0, 1]"]),
+    (["run", "priming", "-p", "lr", "2.5"], ["'lr'", "(0, 1]"]),
+    (["run", "priming", "-p", "batch_size", "1"], ["'batch_size'", "[2, 1024]"]),
+    (["run", "priming", "-p", "exposures", "1,x"], ["exposures"]),
+    (["run", "priming", "-p", "ignore_k_values", "0,150"], ["ignore_k_values"]),
+    (["run", "priming", "-p", "real_model", "gpt-9"], ["'real_model'", "gemma-3-270m"]),
+    (["run", "priming", "-p", "learn_steps", "True"], ["'learn_steps'", "int"]),
+    (["build", "-p", "no_such_param", "1"], ["'no_such_param'"]),
+]
+
+
+@pytest.mark.parametrize("argv, words", CASES, ids=[" ".join(c[0][1:]) for c in CASES])
+def test_cli_rejects_in_one_line_and_writes_nothing(argv, words, capsys, tmp_path):
+    out = tmp_path / "executed.ipynb"
+    extra = ["-o", str(out)] if argv[0] == "run" else []
+    assert cli.main(argv + extra) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sticky: error: "), lines
+    assert all(w in lines[0] for w in words), lines[0]
+    assert "allowed" in lines[0]
+    assert not list(tmp_path.iterdir()), "nothing is written for rejected input"
+
+
+def test_unwritable_cache_dir_fails_before_any_work(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("STICKY_CACHE", str(blocker / "cache"))
+    assert cli.main(["run", "intro", "-p", "profile", "smoke", "-o", str(tmp_path / "x.ipynb")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "not writable" in line and "STICKY_CACHE" in line
+    assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_missing_packaged_model_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "packaged_available", lambda name: False)
+    with pytest.raises(ValueError) as err:
+        models.load("gemma-3-270m", store=Store(tmp_path))
+    assert "\n" not in str(err.value) and "not installed" in str(err.value) and "allowed" in str(err.value)
+    assert not list(tmp_path.glob("dequantised/*")), "no entry is started for a model that is not there"
+
+
+def test_corrupt_cache_entry_is_rebuilt_not_trusted(tmp_path):
+    store = Store(tmp_path)
+    entry = store.json("metric", {"seed": 0}, lambda: {"acc": 0.5})
+    assert entry == {"acc": 0.5}
+    (next((tmp_path / "metric").iterdir()) / "result.json").write_text('{"acc": 0.99}')  # tampered
+    assert store.json("metric", {"seed": 0}, lambda: {"acc": 0.5}) == {"acc": 0.5}
