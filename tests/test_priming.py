@@ -11,7 +11,7 @@ import scipy.stats
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from sticky import stats
+from sticky import scorecard, stats
 from sticky.experiments import priming
 from sticky.store import Store
 from sticky.world import documents as docs
@@ -126,10 +126,10 @@ def test_scorecard_columns_and_bad_verdict(tmp_path, monkeypatch):
     fit = dict(n=20, rho_prime=-0.7, rho_prime_low=-0.9, rho_prime_high=-0.4, threshold_log10=-3.2,
                threshold_low=-3.6, threshold_high=-2.8, gap_low=0.1)
     card = priming.scorecard({"micro-world": priming.threshold_rows(fit, "micro-world", "smoke")}, "smoke")
-    assert list(card.columns) == priming.COLUMNS
+    assert list(card.columns) == scorecard.COLUMNS
     assert card.verdict.tolist() == ["reproduced", "reproduced"]
     assert card.our_value[1] == pytest.approx(10 ** -3.2)
-    path = priming.write_scorecard(card)
+    path = scorecard.write(card, "priming")
     assert pd.read_csv(path).shape == card.shape
     with pytest.raises(ValueError, match="allowed"):
         priming.scorecard({"x": [dict(claim_id="a", claim="b", paper_value=1, our_value=1, ci_low=0, ci_high=2,

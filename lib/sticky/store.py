@@ -27,12 +27,13 @@ def default_root() -> Path:
     return Path(os.environ.get("STICKY_CACHE") or Path.home() / ".cache" / "sticky")
 
 
-def code_version(*modules: ModuleType) -> str:
-    """Hash of the source of ``modules``: the part of a key that says which code made an entry."""
+def code_version(*code: ModuleType | type | Callable) -> str:
+    """Hash of the source of ``code`` (modules, classes or functions): the part of a key that says which code
+    made an entry. Name the narrowest code an entry depends on, so unrelated edits keep the cache."""
     h = hashlib.sha256()
-    for module in sorted(modules, key=lambda m: m.__name__):
-        h.update(module.__name__.encode())
-        h.update(inspect.getsource(module).encode())
+    for obj in sorted(code, key=lambda o: f"{o.__module__ if not inspect.ismodule(o) else ''}.{o.__name__}"):
+        h.update(obj.__name__.encode())
+        h.update(inspect.getsource(obj).encode())
     return h.hexdigest()[:16]
 
 

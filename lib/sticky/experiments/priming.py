@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pandas as pd
 import torch
 
 from sticky import models, plots, probe, stats, train
+from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 from sticky.params import Param, Spec
 from sticky.store import Store, code_version
 from sticky.world import documents as docs
@@ -281,7 +281,9 @@ class Lab:
 
 
 def CODE_VERSION() -> str:
-    return code_version(sys.modules[__name__], train, probe)
+    """The code a cached run depends on: the lab (training a copy, probing it), the loop and the probes, not
+    the analysis and figures of this module, so editing those never invalidates the measured runs."""
+    return code_version(Lab, train, probe)
 
 
 def micro_lab(base, keywords: pd.DataFrame, P, store: Store | None = None) -> Lab:
@@ -513,7 +515,6 @@ def real_track(name: str, texts_per_keyword: int, steps: int, seed: int, device:
 # ---------------------------------------------------------------------------------------------------------
 # 6. verdicts (the rules stated in the chapter before the results) and the scorecard
 
-VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
 MIN_TEXTS = 10
 
 
@@ -564,10 +565,6 @@ def verdict_mitigation(reduction: float, reduction_low: float, kept: float, base
     return "reproduced" if reduction >= 0.5 and kept >= 0.5 else "partly"
 
 
-COLUMNS = ["chapter", "claim_id", "claim", "paper_value", "our_value", "ci_low", "ci_high", "verdict", "track",
-           "profile"]
-
-
 def threshold_rows(fit: dict, track: str, profile: str) -> list[dict]:
     thr = lambda v: 10 ** v if np.isfinite(v) else np.nan
     return [
@@ -607,24 +604,8 @@ def mitigation_rows(summary: pd.DataFrame, base_low: float) -> list[dict]:
 
 
 def scorecard(rows_by_track: dict[str, list[dict]], profile: str) -> pd.DataFrame:
-    """The chapter's scorecard rows as a DataFrame with the book's columns."""
-    rows = [dict(chapter=CHAPTER, **r, track=track, profile=profile) for track, rs in rows_by_track.items() for r in rs]
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    bad = set(frame.verdict) - set(VERDICTS)
-    if bad:
-        raise ValueError(f"verdicts {sorted(bad)}; allowed: {', '.join(VERDICTS)}")
-    return frame
-
-
-def write_scorecard(frame: pd.DataFrame) -> Path:
-    """``figures/priming/scorecard.csv`` (atomic), for chapter 7 to assemble."""
-    folder = plots.figures_root() / CHAPTER
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "scorecard.csv"
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    """The chapter's scorecard rows, from rows grouped by track."""
+    return scorecards.frame(CHAPTER, [dict(r, track=t) for t, rs in rows_by_track.items() for r in rs], profile)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""Scorecard rows: every chapter's claims with the paper's figure, ours, an interval and a verdict.
+
+A chapter builds its rows with ``frame`` and writes them with ``write`` to ``figures/<chapter>/scorecard.csv``;
+the scorecard chapter reads those files back, so no number is ever retyped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sticky import plots
+
+COLUMNS = ["chapter", "claim_id", "claim", "paper_value", "our_value", "ci_low", "ci_high", "verdict", "track",
+           "profile"]
+VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
+
+
+def frame(chapter: str, rows: list[dict], profile: str) -> pd.DataFrame:
+    """Rows (each with claim_id, claim, paper_value, our_value, ci_low, ci_high, verdict, track) as the
+    book's scorecard table; a verdict outside ``VERDICTS`` is an error, not a new category."""
+    table = pd.DataFrame([dict(chapter=chapter, **r, profile=profile) for r in rows], columns=COLUMNS)
+    bad = set(table.verdict) - set(VERDICTS)
+    if bad:
+        raise ValueError(f"verdicts {sorted(bad)}; allowed: {', '.join(VERDICTS)}")
+    return table
+
+
+def write(table: pd.DataFrame, chapter: str) -> Path:
+    """``figures/<chapter>/scorecard.csv``, written atomically."""
+    folder = plots.figures_root() / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scorecard.csv"
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
