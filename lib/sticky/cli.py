@@ -1,4 +1,5 @@
-"""Command line: ``sticky run CHAPTER -p name value …``, ``sticky build``, ``sticky html``, ``sticky list``.
+"""Command line: ``sticky run CHAPTER -p name value …``, ``sticky sweep``, ``sticky build``, ``sticky html``,
+``sticky list``, ``sticky screenshots``.
 
 ``sticky run`` is papermill on the chapter's MyST source, with the parameters checked first, so a typo
 fails in a second with one line instead of after the kernel has started.
@@ -48,6 +49,18 @@ def cmd_build(args: argparse.Namespace) -> None:
     print(book.build_html())
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sticky import sweep
+
+    grid = sweep.parse_grid(args.grid)
+    merged, errors = sweep.sweep(args.chapter, grid, _params(args.p), args.address, args.cpus_per_point)
+    if not merged.empty:
+        print(merged.to_string(index=False))
+    for point, error in errors.items():
+        print(f"sticky: point {point} failed: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def cmd_html(args: argparse.Namespace) -> None:
     print(book.build_html())
 
@@ -73,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--only", nargs="*", help="execute only these chapters (the rest must exist)")
     build.set_defaults(func=cmd_build)
 
+    sw = sub.add_parser("sweep", help="a parameter grid of one chapter, as Ray tasks")
+    sw.add_argument("chapter", help="name (priming), number (01) or stem (01_priming)")
+    sw.add_argument("--grid", nargs="+", required=True, metavar="NAME=V1,V2", help="values to sweep")
+    sw.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="fixed parameter")
+    sw.add_argument("--address", help="Ray cluster address (default: a local Ray runtime)")
+    sw.add_argument("--cpus-per-point", type=int, help="CPUs each point reserves (default: all local ones)")
+    sw.set_defaults(func=cmd_sweep)
+
     html = sub.add_parser("html", help="build the HTML from the executed chapters (no execution)")
     html.set_defaults(func=cmd_html)
 
@@ -85,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except ValueError as err:
         print(f"sticky: error: {err}", file=sys.stderr)
         return 2
@@ -98,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sticky: error: {err.ename}: {err.evalue}", file=sys.stderr)
             return 1
         raise
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

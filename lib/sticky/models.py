@@ -147,7 +147,8 @@ def micro(
 
     entry = store.cached(
         "pretrained",
-        {"model": name, "recipe": recipe},
+        # the device is part of the key: CUDA kernels do not give the CPU's bits
+        {"model": name, "recipe": recipe, "device": train.resolve_device(device).type},
         build,
         inputs=[world.folder.name],
         code=code_version(sys.modules[__name__], train),

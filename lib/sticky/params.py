@@ -39,14 +39,16 @@ class Param:
         """The allowed values, in words, for error messages."""
         if self.choices is not None:
             return "one of " + ", ".join(map(str, self.choices))
+        kind = self.kind.__name__
+        article = "an" if kind[0] in "aeiou" else "a"
         if self.low is None and self.high is None:
-            text = f"a {self.kind.__name__}"
+            text = f"{article} {kind}"
         else:
             lo = "-inf" if self.low is None else f"{self.low:g}"
             hi = "inf" if self.high is None else f"{self.high:g}"
             left = "(" if self.open_low or self.low is None else "["
             right = ")" if self.open_high or self.high is None else "]"
-            text = f"a {self.kind.__name__} in {left}{lo}, {hi}{right}"
+            text = f"{article} {kind} in {left}{lo}, {hi}{right}"
         return text + (" or None" if self.nullable else "")
 
     def default_for(self, profile: str) -> Any:

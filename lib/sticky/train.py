@@ -147,12 +147,16 @@ def _row(ids: Sequence[int], seq_len: int, pad: int) -> tuple[torch.Tensor, torc
 # optimisation
 
 
-def _device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; ``cpu``/``cuda`` as given."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device={name!r}; allowed: cpu, cuda, auto")
     return torch.device(name)
+
+
+_device = resolve_device  # TEMPORARY alias while chapter 2 is written against the old name
 
 
 def _threads() -> None:
@@ -326,7 +330,7 @@ def _run(
 ) -> History:
     """The loop shared by pretrain / sft / dpo. ``step_loss(step, device, history) -> (loss, n_tokens)``."""
     _threads()
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     if cfg.precision not in ("fp32", "bf16"):
         raise ValueError(f"precision={cfg.precision!r}; allowed: fp32, bf16")
     if not 0.0 <= ignore_k < 1.0:  # checked before any work, not at the first pruned step
@@ -575,7 +579,7 @@ def dpo(
     policy in one forward pass. ``loop_kw`` as for ``sft``.
     """
     reference.eval().requires_grad_(False)
-    reference.to(_device(cfg.device))
+    reference.to(resolve_device(cfg.device))
     encoded = [
         (encode_pair(tokenizer, *render(p, c), cfg.seq_len), encode_pair(tokenizer, *render(p, r), cfg.seq_len))
         for p, c, r in triples

@@ -1,0 +1,48 @@
+"""`sticky sweep` on a local Ray runtime: points run as tasks, a failing point is reported while the others
+finish, finished points are skipped on a re-run, and the points' scorecard rows are merged."""
+
+import pytest
+
+from sticky import sweep
+
+
+def test_grid_parsing_and_points():
+    grid = sweep.parse_grid(["seed=0,1", "model=micro-s,micro-m"])
+    assert grid == {"seed": [0, 1], "model": ["micro-s", "micro-m"]}
+    todo = sweep.points(grid, {"profile": "smoke"})
+    assert len(todo) == 4 and todo[1] == {"profile": "smoke", "seed": 0, "model": "micro-m"}
+    assert sweep.point_name(todo[1], grid) == "seed=0,model=micro-m"
+    with pytest.raises(ValueError, match="NAME=V1,V2"):
+        sweep.parse_grid(["seed"])
+
+
+def test_bad_point_fails_before_any_point_runs():
+    with pytest.raises(ValueError, match="'seed'"):
+        sweep.sweep("priming", {"seed": [0, -1]}, {"profile": "smoke"})
+
+
+@pytest.mark.slow
+def test_sweep_runs_points_reports_failures_and_skips_finished_ones():
+    grid = {"device": ["cpu", "cuda"]}  # no CUDA here: that point fails when it trains, the other finishes
+    fixed = {"profile": "smoke", "pretrain_steps": 4}
+    merged, errors = sweep.sweep("intro", grid, fixed)
+    assert list(errors) == ["device=cuda"] and "CUDA" in errors["device=cuda"]
+    assert merged.empty  # the intro makes no claims, so no scorecard rows
+    done = sweep.chapters.BUILD / "sweeps" / "intro" / "device=cpu" / "executed.ipynb"
+    assert not (done.parent.parent / "device=cuda" / "executed.ipynb").exists()
+    stamp = done.stat().st_mtime_ns
+    _, errors_again = sweep.sweep("intro", grid, fixed)
+    assert done.stat().st_mtime_ns == stamp, "a finished point is not run again"
+    assert list(errors_again) == ["device=cuda"]
+
+def test_merged_scorecard_adds_each_points_values(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep.chapters, "BUILD", tmp_path)
+    grid = {"seed": [0, 1]}
+    todo = sweep.points(grid, {"profile": "smoke"})
+    folders = {sweep.point_name(p, grid): tmp_path / "sweeps" / "priming" / sweep.point_name(p, grid) for p in todo}
+    for i, folder in enumerate(folders.values()):
+        (folder / "figures" / "priming").mkdir(parents=True)
+        (folder / "figures" / "priming" / "scorecard.csv").write_text(f"claim_id,our_value\nrho,{-0.5 - i / 10}\n")
+    merged = sweep.merged_scorecard("priming", folders, grid, todo)
+    assert merged.to_dict("list") == {"claim_id": ["rho", "rho"], "our_value": [-0.5, -0.6], "seed": [0, 1]}
+    assert (tmp_path / "sweeps" / "priming" / "scorecard.csv").exists()
