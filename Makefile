@@ -43,6 +43,11 @@ screenshots: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/sticky screenshots
 
+# Every chapter's smoke profile on CUDA (a machine with an NVIDIA GPU; pip takes torch's CUDA build there).
+gpu-check: $(STAMP)
+	$(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu-check: no CUDA device here; allowed: a machine with an NVIDIA GPU and a CUDA build of torch')"
+	time $(BIN)/sticky build --profile smoke -p device cuda
+
 clean:
 	rm -rf _build figures .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
