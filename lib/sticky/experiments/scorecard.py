@@ -1,0 +1,65 @@
+"""Chapter 7: every chapter's claims in one table, read from the rows the chapters wrote (never retyped)."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from sticky import chapters, plots
+from sticky import scorecard as scorecards
+from sticky.params import Spec
+
+PARAMETERS = Spec()  # the scorecard only reads what the other chapters wrote at their own profiles
+
+
+def collect() -> tuple[pd.DataFrame, list[str]]:
+    """All scorecard rows in chapter order, and the chapters with claims that have not written theirs."""
+    frames, missing = [], []
+    for chapter in chapters.all_chapters():
+        if chapter.name in ("intro", "scorecard"):
+            continue  # the intro makes no claims; this chapter only collects
+        path = plots.figures_root() / chapter.name / "scorecard.csv"
+        if path.exists():
+            frames.append(pd.read_csv(path).assign(page=f"{chapter.stem}.html"))
+        else:
+            missing.append(chapter.stem)
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*scorecards.COLUMNS, "page"])
+    return rows, missing
+
+
+def _number(value) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    if pd.isna(number):
+        return "–"
+    return f"{number:.3g}"
+
+
+def linked_table(rows: pd.DataFrame) -> str:
+    """HTML table; each claim links to the scorecard section of the chapter that tests it."""
+    head = "".join(f"<th>{c}</th>" for c in ("claim", "paper", "ours", "95% interval", "verdict", "track", "profile"))
+    body = []
+    for r in rows.itertuples():
+        claim = f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a>'
+        interval = f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
+        cells = [claim, _number(r.paper_value), _number(r.our_value), interval, html.escape(r.verdict),
+                 html.escape(str(r.track)), html.escape(str(r.profile))]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def verdict_chart(rows: pd.DataFrame):
+    import altair as alt
+
+    counts = rows.groupby(["chapter", "verdict"]).size().rename("claims").reset_index()
+    reproduced = (rows.verdict == "reproduced").sum()
+    title = f"{reproduced} of {len(rows)} claims reproduced in full"
+    return alt.Chart(counts, title=title).mark_bar().encode(
+        y=alt.Y("chapter:N", title=None, sort=list(dict.fromkeys(rows.chapter))),
+        x=alt.X("claims:Q", title="claims", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("verdict:N", scale=alt.Scale(domain=list(scorecards.VERDICTS),
+                                                      range=["#2a9d8f", "#e9c46a", "#e76f51", "#adb5bd"])),
+    ).properties(width=plots.WIDTH, height=40 + 30 * counts.chapter.nunique())

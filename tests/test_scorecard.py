@@ -1,0 +1,36 @@
+"""The scorecard module (rows, verdicts, files) and chapter 7's reading of the chapters' rows."""
+
+import pandas as pd
+import pytest
+
+from sticky import scorecard
+from sticky.experiments import scorecard as chapter7
+
+ROW = dict(claim_id="rho", claim="P_before predicts priming", paper_value="strong negative", our_value=-0.8,
+           ci_low=-0.9, ci_high=-0.7, verdict="reproduced", track="micro-world")
+
+
+def test_frame_orders_columns_and_rejects_unknown_verdicts():
+    table = scorecard.frame("priming", [ROW], "book")
+    assert list(table.columns) == scorecard.COLUMNS and table.chapter[0] == "priming"
+    with pytest.raises(ValueError, match="allowed: reproduced, partly"):
+        scorecard.frame("priming", [dict(ROW, verdict="sort of")], "book")
+
+
+def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))
+    scorecard.write(scorecard.frame("priming", [ROW, dict(ROW, claim_id="t", verdict="partly")], "smoke"), "priming")
+    rows, missing = chapter7.collect()
+    assert len(rows) == 2 and set(rows.page) == {"01_priming.html"}
+    assert "01_priming" not in missing and all(m[:2] not in ("00", "07") for m in missing)
+    html = chapter7.linked_table(rows)
+    assert html.count('<a href="01_priming.html#scorecard">') == 2 and "[-0.9, -0.7]" in html
+    assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced in full"
+
+
+def test_written_file_round_trips(tmp_path, monkeypatch):
+    monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))
+    table = scorecard.frame("priming", [ROW], "book")
+    path = scorecard.write(table, "priming")
+    assert path == tmp_path / "priming" / "scorecard.csv"
+    pd.testing.assert_frame_equal(pd.read_csv(path), table)
