@@ -156,3 +156,30 @@ def spearman(x, y) -> tuple[float, float]:
 
     t = rho * math.sqrt((n - 2) / (1 - rho * rho))
     return rho, float(2 * student_t.sf(abs(t), n - 2))
+
+
+def fisher_greater(successes_a: int, n_a: int, successes_b: int, n_b: int) -> float:
+    """One-sided Fisher exact test p-value that the success rate of a exceeds that of b."""
+    if n_a <= 0 or n_b <= 0:
+        raise ValueError(f"n_a={n_a!r}, n_b={n_b!r}; allowed: ints > 0")
+    from scipy.stats import fisher_exact
+
+    table = [[successes_a, n_a - successes_a], [successes_b, n_b - successes_b]]
+    return float(fisher_exact(table, alternative="greater")[1])
+
+
+def permutation_greater(a, b, n_resamples: int = 5000, seed: int = 0) -> float:
+    """One-sided permutation test p-value that mean(a) > mean(b): the share of label shuffles (plus the
+    observed labelling) whose difference of means is at least the observed one."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("an empty sample; allowed: at least one value in each")
+    pooled = np.concatenate([a, b])
+    observed = a.mean() - b.mean()
+    rng = np.random.default_rng(seed)
+    hits = 1
+    for _ in range(n_resamples):
+        perm = rng.permutation(pooled)
+        if perm[: len(a)].mean() - perm[len(a):].mean() >= observed - 1e-12:
+            hits += 1
+    return hits / (n_resamples + 1)

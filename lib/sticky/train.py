@@ -156,9 +156,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-_device = resolve_device  # TEMPORARY alias while chapter 2 is written against the old name
-
-
 def _threads() -> None:
     try:
         n = len(os.sched_getaffinity(0))
