@@ -15,6 +15,7 @@ from pathlib import Path
 from sticky import book, chapters
 from sticky.params import parse_cli_value
 
+
 def _params(pairs: list[list[str]] | None) -> dict:
     return {name: parse_cli_value(value) for name, value in (pairs or [])}
 
