@@ -115,7 +115,7 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
 
 
 def _cache_entries() -> int:
-    """Complete entries in the store: a run that adds some trained or measured something itself."""
+    """Complete entries in the store; a run that adds any has trained or measured something itself."""
     return sum(1 for _ in default_root().glob("*/*/MANIFEST.json"))
 
 
