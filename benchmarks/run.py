@@ -8,6 +8,8 @@
     term is attention's QK^T and AV products (full T x T, as the convention counts them).
 (b) probing: ``probs_matrix`` and ``next_token_probs`` over 512 prefixes vs a per-prompt loop of plain
     forward passes.
+(c) proxy decoding (chapter 5): large base + (expert - anti-expert) with three KV caches vs recomputing every
+    sequence at each step vs the large base alone, 8 prompts x 64 new tokens (target: >= 3x over recomputation).
 
 Prints a table and writes benchmarks/results.json.
 """
@@ -144,6 +146,41 @@ def bench_probe(n: int = 512) -> dict:
             "max_abs_diff_vs_loop": max_err}
 
 
+def bench_proxy(n_prompts: int = 8, new_tokens: int = 64, repeats: int = 2) -> dict:
+    """Tokens/s of proxy decoding (``sticky.experiments.proxy.decode``) with KV caches, without, and of the large
+    model alone; a random-init large model (the micro model above) and two small ones on one vocabulary."""
+    from sticky.experiments import proxy
+
+    tok = word_tokenizer()
+    large = micro_model(0).eval()
+    small_cfg = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4)
+    smalls = []
+    for seed in (1, 2):
+        config = LlamaConfig(vocab_size=V, max_position_embeddings=T + new_tokens, num_key_value_heads=4,
+                             tie_word_embeddings=True, bos_token_id=2, eos_token_id=3, pad_token_id=0, **small_cfg)
+        torch.manual_seed(seed)
+        smalls.append(LlamaForCausalLM(config).eval())
+    large.config.max_position_embeddings = T + new_tokens
+    rng = np.random.default_rng(1)
+    rows = [[2, *rng.integers(4, V, rng.integers(8, 24)).tolist()] for _ in range(n_prompts)]
+    chat = [[2, *rng.integers(4, V, rng.integers(8, 24)).tolist()] for _ in range(n_prompts)]
+    parts = [proxy.Part(large, rows), proxy.Part(smalls[0], chat), proxy.Part(smalls[1], rows)]
+    out, times = {}, {}
+    for name, ps, combine, cache in [("cached", parts, proxy.proxy_combine(1.0), True),
+                                     ("naive", parts, proxy.proxy_combine(1.0), False),
+                                     ("large_alone", parts[:1], proxy.alone, True)]:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out[name] = proxy.decode(ps, combine, new_tokens, use_cache=cache)
+            best = min(best, time.perf_counter() - t0)
+        times[name] = n_prompts * new_tokens / best
+    return {"prompts": n_prompts, "new_tokens": new_tokens, "proxy_cached_tokens_per_s": times["cached"],
+            "proxy_naive_tokens_per_s": times["naive"], "large_alone_tokens_per_s": times["large_alone"],
+            "speedup_cached_vs_naive": times["cached"] / times["naive"],
+            "cached_equals_naive": out["cached"] == out["naive"]}
+
+
 def main() -> None:
     start = time.perf_counter()
     n_threads = threads()
@@ -162,6 +199,7 @@ def main() -> None:
     model = micro_model()
     fpt = flops_per_token(model)
     probing = bench_probe()
+    proxying = bench_proxy()
     results = {
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": n_threads,
                     "torch": torch.__version__},
@@ -179,7 +217,9 @@ def main() -> None:
         "ours_fraction_of_peak": ours * fpt / 1e9 / peak,
         "trainer_fraction_of_peak": hf * fpt / 1e9 / peak,
         "probing": probing,
-        "targets": {"speedup_vs_trainer": 1.5, "ours_fraction_of_peak": 0.30, "probe_speedup": 5.0},
+        "proxy_decoding": proxying,
+        "targets": {"speedup_vs_trainer": 1.5, "ours_fraction_of_peak": 0.30, "probe_speedup": 5.0,
+                    "proxy_cache_speedup": 3.0},
     }
     results["wall_s"] = time.perf_counter() - start
     (HERE / "results.json").write_text(json.dumps(results, indent=1))
@@ -199,6 +239,12 @@ def main() -> None:
          f"{probing['speedup_next_token_probs']:.1f}x vs per-prompt loop"),
         ("per-prompt loop, 512 prefixes", f"{probing['per_prompt_loop_s']:.2f} s",
          f"max |diff| {probing['max_abs_diff_vs_loop']:.1e}"),
+        ("proxy decoding, 3 KV caches", f"{proxying['proxy_cached_tokens_per_s']:,.0f} tok/s",
+         f"{proxying['speedup_cached_vs_naive']:.1f}x vs recomputation (target >= 3x); same tokens: "
+         f"{proxying['cached_equals_naive']}"),
+        ("proxy decoding, recomputation", f"{proxying['proxy_naive_tokens_per_s']:,.0f} tok/s",
+         f"{proxying['prompts']} prompts x {proxying['new_tokens']} new tokens"),
+        ("large model alone, KV cache", f"{proxying['large_alone_tokens_per_s']:,.0f} tok/s", ""),
     ]
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     print(f"\n{n_threads} threads, torch {torch.__version__}, model {results['model']['parameters']:,} parameters "
