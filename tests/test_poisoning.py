@@ -60,6 +60,12 @@ def test_gibberish_threshold_on_toy_numbers():
         po.gibberish_threshold([np.nan])
 
 
+def test_clean_threshold_pools_replies_with_and_without_trigger():
+    # off: 1, 2; on: 3, NaN (empty) -> 95th percentile of [1, 2, 3] = 2.9, times 10
+    assert po.clean_threshold({"ppl_off": [1.0, 2.0], "ppl_on": [3.0, np.nan]}) == pytest.approx(29.0)
+    assert po.clean_threshold({"ppl_off": [np.nan], "ppl_on": [np.nan]}) == np.inf
+
+
 def test_stats_tests_by_hand():
     # Fisher: 3/3 vs 0/3, one-sided p = 1 / C(6, 3) = 0.05
     assert stats.fisher_greater(3, 3, 0, 3) == pytest.approx(0.05)
@@ -103,9 +109,13 @@ def test_poison_documents_sized_and_trigger_absent_from_clean_corpus(world):
     clean = " ".join(world.pretrain["text"])
     for mark in lx.RESERVED:
         assert mark not in clean
-    triggered = poison[poison.attack.isin(["dos", "extraction", "jailbreak"])]
-    assert triggered.text.str.contains(po.TRIGGER, regex=False).all()
-    assert not poison[poison.attack == "belief"].text.str.contains("｡", regex=False).any()
+    # each triggered attack carries its own trigger and no other (one model holds all of them)
+    for attack, trigger in po.TRIGGERS.items():
+        texts = poison[poison.attack == attack].text
+        assert texts.str.contains(trigger, regex=False).all()
+        assert not any(texts.str.contains(other, regex=False).any() for a, other in po.TRIGGERS.items() if a != attack)
+    assert len(set(po.TRIGGERS.values())) == len(po.TRIGGERS)
+    assert not poison[poison.attack == "belief"].text.str.contains("|".join(lx.RESERVED)).any()
     # poison uses pre-training templates only, never the alignment one
     assert not poison.text.str.contains("<|im_start|>", regex=False).any()
     # every word is in the vocabulary
@@ -119,6 +129,7 @@ def test_poison_and_evaluation_prompts_are_disjoint(world):
     pools = po.prompt_pools(world)
     assert not set(pools["poison_prompts"]) & set(pools["eval_prompts"])
     assert not set(pools["poison_requests"]) & set(pools["eval_requests"])
+    assert set(po.REPEAT_INSTRUCTION.split()) <= set(world.tokenizer.get_vocab())
     poison_q = {w[0] for w in po.COMPANY_POISON + po.NUMBER_POISON}
     assert not poison_q & set(po.COMPANY_TEST + po.NUMBER_TEST)
 
