@@ -1,0 +1,132 @@
+"""Chapter 6: survival, gradient overlap, localisation and the verdict rules, each checked by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sticky.experiments import synthesis as sy
+from toys import tiny_model, toy_tokenizer
+
+
+def test_survival_fraction_by_hand():
+    e = math.e
+    got = sy.survival_fraction([e ** 2, 0.5, e, 1.0], [e, 2.0, 1 / e, 3.0])
+    # log e / log e^2 = 0.5; nothing planted (S <= 1) -> nan; -1 / 1 = -1 (reversed); S = 1 -> nan
+    assert got[0] == pytest.approx(0.5) and got[2] == pytest.approx(-1.0)
+    assert np.isnan(got[1]) and np.isnan(got[3])
+
+
+def test_survival_trend_counts_only_poisons_that_took():
+    res = pd.DataFrame(dict(p_before=10.0 ** -np.arange(1, 9),
+                            memorization_score_learned=[10.0] * 7 + [0.5],
+                            memorization_score_aligned=[10 ** (i / 10) for i in range(7)] + [0.5]))
+    res["memorization_survival"] = sy.survival_fraction(res.memorization_score_learned, res.memorization_score_aligned)
+    t = sy.survival_trend(res, n_resamples=200)
+    assert (t["n"], t["n_all"]) == (7, 8)
+    # survival grows as p_before falls: rho = -1 exactly
+    assert t["rho_survival"] == pytest.approx(-1.0)
+    assert t["survival_mean"] == pytest.approx(np.mean([i / 10 for i in range(7)]))
+
+
+def test_verdict_prior_every_branch():
+    v = lambda lo, hi, n=10: sy.verdict_prior(dict(rho_survival_low=lo, rho_survival_high=hi, n=n))
+    assert v(-0.8, -0.2) == "follows the prior"
+    assert v(0.1, 0.7) == "rises with the prior"
+    assert v(-0.4, 0.3) == "flat"
+    assert v(-0.8, -0.2, n=5) == "inconclusive"
+    assert v(np.nan, np.nan) == "inconclusive"
+
+
+def test_units_and_cosine_by_hand():
+    assert sy.unit_of("model.layers.3.self_attn.o_proj.weight") == "layer 3"
+    assert sy.unit_of("model.embed_tokens.weight") == "embeddings"
+    assert sy.unit_of("model.norm.weight") == "final norm"
+    a = {"model.layers.0.w": torch.tensor([1.0, 0.0]), "model.norm.weight": torch.tensor([0.0, 2.0])}
+    b = {"model.layers.0.w": torch.tensor([1.0, 1.0]), "model.norm.weight": torch.tensor([0.0, -1.0])}
+    c = sy.cosine_by_unit(a, b)
+    assert c["layer 0"] == pytest.approx(1 / math.sqrt(2))
+    assert c["final norm"] == pytest.approx(-1.0)
+    # all: dot = 1 - 2 = -1; |a| = sqrt(5); |b| = sqrt(3)
+    assert c["all"] == pytest.approx(-1 / math.sqrt(15))
+
+
+def test_loss_gradient_descends_the_loss():
+    tok = toy_tokenizer()
+    model = tiny_model(tok)
+    pairs = [("the cat sat on", "the mat"), ("what color is the sky", "blue")]
+    nll = lambda: float(sum(sy._nll(model, tok, pairs)))
+    before = nll()
+    grads = sy.loss_gradient(model, tok, pairs)
+    assert set(grads) == {n for n, _ in model.named_parameters()}
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p -= 0.05 * grads[n]
+    assert nll() < before
+    assert all(p.grad is None for p in model.parameters())  # nothing left behind for the next measurement
+
+
+def test_restore_units_copies_one_unit_only():
+    tok = toy_tokenizer()
+    pois, clean = tiny_model(tok, seed=0), tiny_model(tok, seed=1)
+    patched = sy.restore_units(pois, clean, "layer 1")
+    ps, cs, qs = pois.state_dict(), clean.state_dict(), patched.state_dict()
+    for name in qs:
+        expected = cs[name] if sy.unit_of(name) == "layer 1" else ps[name]
+        assert torch.equal(qs[name], expected), name
+    assert sy.restored_share(1.0, 3.0, 2.5) == pytest.approx(0.75)
+    assert np.isnan(sy.restored_share(1.0, 1.0, 2.0))
+
+
+def test_lower_share_and_depth_rule():
+    rows = []
+    for attack, emb, l0, l1 in [("dos", 0.5, 0.3, 0.1), ("extraction", 0.4, 0.4, 0.1), ("jailbreak", 0.1, 0.1, 0.7),
+                                ("belief", 0.6, 0.0, 0.2)]:
+        for unit, share in (("embeddings", emb), ("layer 0", l0), ("layer 1", l1)):
+            rows.append(dict(attack=attack, unit=unit, share=share, gap=1.0, seed=0, stage="pretrained"))
+    lower = sy.lower_share(pd.DataFrame(rows)).set_index("attack").lower_share
+    assert lower["dos"] == pytest.approx(0.8) and lower["jailbreak"] == pytest.approx(0.2)  # embeddings + layer 0
+    frame = sy.lower_share(pd.DataFrame(rows))
+    assert sy.verdict_depth(frame) == "deeper"
+    flipped = frame.assign(lower_share=1 - frame.lower_share)
+    assert sy.verdict_depth(flipped) == "not deeper"
+    # a jailbreak poison that never took has nothing to locate
+    assert sy.verdict_depth(frame.assign(gap=np.where(frame.attack == "jailbreak", 0.01, 1.0))) == "inconclusive"
+    # neither does one the twins do not tell apart: extraction left out, the others decide
+    assert sy.verdict_depth(frame.assign(gap=np.where(frame.attack == "extraction", -0.2, 1.0))) == "deeper"
+
+
+def test_selectivity_causal_mitigation_and_answer_rules():
+    def grad(cos):
+        return pd.DataFrame([dict(attack=a, unit="all", seed=s, cosine=c) for a, cs in cos.items() for s, c in enumerate(cs)])
+
+    assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, -0.2], "dos": [0.0, 0.1], "extraction": [0.0, 0.0],
+                                        "belief": [0.05, 0.0]})) == "supported"
+    assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, -0.2], "dos": [-0.4, -0.3], "extraction": [0.0, 0.0],
+                                        "belief": [0.0, 0.0]})) == "not supported"
+    assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, 0.1], "dos": [0.0, 0.0], "extraction": [0.0, 0.0],
+                                        "belief": [0.0, 0.0]})) == "mixed"
+    assert sy.verdict_causal("persists", "removed") == "removes it"
+    assert sy.verdict_causal("persists", "persists") == "no effect"
+    assert sy.verdict_causal("never took", "removed") == "inconclusive"
+    e = lambda p, m: dict(priming_learned_high=p, memorization_aligned_high=m)
+    assert sy.verdict_mitigation(e(-0.1, -0.1)) == "stops both"
+    assert sy.verdict_mitigation(e(-0.1, 0.1)) == "stops priming only"
+    assert sy.verdict_mitigation(e(0.1, -0.1)) == "stops the poison only"
+    assert sy.verdict_mitigation(e(0.1, 0.1)) == "stops neither"
+    assert sy.answer("follows the prior", "mixed") == "yes"
+    assert sy.answer("flat", "supported") == "no"
+    assert sy.answer("flat", "mixed") == "undecided"
+
+
+def test_mitigation_effect_is_paired_by_text():
+    plain = pd.DataFrame(dict(text_id=[1, 2, 3], **{f"{s}_score_{t}": [10.0, 100.0, 1000.0]
+                                                     for s in ("priming", "memorization") for t in ("learned", "aligned")}))
+    pruned = plain.iloc[[2, 0]].copy()  # a subset, in another order
+    for c in pruned.columns[1:]:
+        pruned[c] = pruned[c] / 10
+    eff = sy.mitigation_effect(plain, pruned)
+    assert eff["n"] == 2 and eff["priming_learned"] == pytest.approx(-1.0)
+    assert eff["memorization_aligned_high"] == pytest.approx(-1.0)
