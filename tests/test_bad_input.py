@@ -25,6 +25,9 @@ CASES = [
     (["run", "priming", "-p", "ignore_k_values", "0,150"], ["ignore_k_values"]),
     (["run", "priming", "-p", "real_model", "gpt-9"], ["'real_model'", "gemma-3-270m"]),
     (["run", "priming", "-p", "learn_steps", "True"], ["'learn_steps'", "int"]),
+    (["run", "poisoning", "-p", "rates", "0.5"], ["rates", "(0, 0.1]"]),
+    (["run", "synthesis", "-p", "anti_dos_share", "0"], ["'anti_dos_share'", "(0, 1]"]),
+    (["run", "synthesis", "-p", "ignore_k", "1"], ["'ignore_k'", "(0, 0.99]"]),
     (["build", "-p", "no_such_param", "1"], ["'no_such_param'"]),
 ]
 

@@ -23,6 +23,14 @@ def test_int_accepted_for_float_and_converted():
     assert value == 2.0 and isinstance(value, float)
 
 
+def test_number_given_to_a_text_parameter_is_its_text():
+    # papermill and the CLI read "-p rates 1e-3" as a float; a list-of-numbers parameter takes it as one item
+    assert Param(str, "rates").check("rates", 1e-3) == "0.001"
+    assert Param(str, "seeds").check("seeds", 2) == "2"
+    with pytest.raises(ValueError):
+        Param(str, "flag").check("flag", True)
+
+
 @pytest.mark.parametrize(
     "given, words",
     [

@@ -58,6 +58,8 @@ class Param:
         """Return ``value`` converted to ``kind``, or raise a one-line ValueError."""
         if value is None and self.nullable:
             return None
+        if self.kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # papermill and the CLI read "-p rates 1e-3" as a number: a one-item list
         ok_type = (
             isinstance(value, bool)
             if self.kind is bool
