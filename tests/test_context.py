@@ -1,0 +1,214 @@
+"""Chapter 4: rates and lifts against hand computations, the frequency analysis, direct logit attribution
+(it must add up to the logit difference), the head choice, the verdict rules, and the prompts (vocabulary,
+leakage, at least 20 elicitation designs)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sticky import probe
+from sticky.experiments import context
+from sticky.world import WORLD_PROFILES, build_world
+
+from toys import tiny_model, toy_tokenizer
+
+
+def _frame(rows):
+    """Conflict rows: (fact, mentions, in_context, memorized)."""
+    return pd.DataFrame(rows, columns=["fact", "mentions", "in_context", "memorized"]).assign(context_count=10)
+
+
+# ------------------------------------------------------------------------------------------ rates
+
+
+def test_rate_and_rates_by_keep_other_answers_in_the_denominator():
+    frame = _frame([("a", 10, True, False), ("a", 10, False, True), ("b", 10, False, False),
+                    ("c", 100, True, False)])
+    table = context.rates_by(frame, "mentions").set_index("mentions")
+    # 10 mentions: 1 of 3 in-context, 1 of 3 memorized, 1 of 3 neither (still counted)
+    assert table.loc[10].in_context_rate == pytest.approx(1 / 3)
+    assert table.loc[10].memorized_rate == pytest.approx(1 / 3)
+    assert table.loc[10].other_rate == pytest.approx(1 / 3)
+    assert table.loc[10].n == 3 and table.loc[10].facts == 2
+    assert table.loc[100].in_context_rate == 1.0
+    r = context.rate(1, 3)
+    assert r["ci_low"] < 1 / 3 < r["ci_high"] and r["n"] == 3
+    assert np.isnan(context.rate(0, 0)["rate"])
+
+
+def test_per_fact_and_paired_lift_by_hand():
+    base = _frame([("a", 1, True, False), ("a", 1, False, True), ("b", 5, False, True), ("b", 5, False, True)])
+    other = base.assign(in_context=[True, True, True, False])
+    pf = context.per_fact(base).set_index("fact")
+    assert pf.in_context_rate.to_dict() == {"a": 0.5, "b": 0.0}
+    # per fact: a 0.5 -> 1.0, b 0.0 -> 0.5: mean lift 0.5
+    lift, low, high = context.paired_lift(base, other, n_resamples=200)
+    assert lift == pytest.approx(0.5) and low == pytest.approx(0.5) and high == pytest.approx(0.5)
+
+
+def test_frequency_analysis_sign():
+    rows = []
+    for i, m in enumerate([1, 2, 5, 10, 20, 50, 100, 200]):
+        # the more mentions, the fewer of the 4 prompts answered from the passage
+        rows += [(f"f{i}", m, j < 4 - i // 2, False) for j in range(4)]
+    fit = context.frequency_analysis(_frame(rows), n_resamples=200)
+    assert fit["facts"] == 8 and fit["prompts"] == 32
+    assert fit["rho_fact"] < -0.9 and fit["rho_fact_high"] < 0
+    assert np.isnan(fit["rho_context"])  # a constant context count gives no correlation
+
+
+# ------------------------------------------------------------------------------------------ heads
+
+
+def test_logit_attribution_adds_up_to_the_logit_difference():
+    """With the final norm frozen, the logits are linear in the residual stream: the heads' LD plus the LD of
+    everything else written to the residual (embedding, MLPs) must equal logit(memory) - logit(context)."""
+    tok = toy_tokenizer()
+    model = tiny_model(tok).eval()
+    prompts, mem, ctx = ["the cat sat on the", "the sky is", "a dog ran"], ["mat", "blue", "on"], ["red", "sea", "is"]
+    ld = context.logit_attribution(model, tok, prompts, mem, ctx)
+    assert ld.shape == (3, 2, 4)
+    resid, heads = {}, probe.head_contributions(model, tok, prompts).sum(dim=(1, 2))  # [n, d]
+    hook = model.model.norm.register_forward_pre_hook(lambda m, a: resid.__setitem__("x", a[0][:, -1].detach()))
+    logits = []
+    try:
+        for p in prompts:
+            ids = tok(p, return_tensors="pt")
+            logits.append(model(**ids).logits[0, -1].detach())
+            x = resid["x"][0]
+            rms = torch.sqrt(x.pow(2).mean() + model.model.norm.variance_epsilon)
+            rest = (x - heads[len(logits) - 1]) * model.model.norm.weight / rms
+            w = model.lm_head.weight
+            i, j = tok.convert_tokens_to_ids([mem[len(logits) - 1], ctx[len(logits) - 1]])
+            rest_ld = float((rest @ (w[i] - w[j])).detach())
+            total = float(logits[-1][i] - logits[-1][j])
+            assert ld[len(logits) - 1].sum() + rest_ld == pytest.approx(total, abs=1e-4)
+    finally:
+        hook.remove()
+
+
+def test_pick_heads_and_best_setting():
+    ld = np.zeros((2, 2, 3))
+    ld[:, 1, 2] = [3.0, 1.0]  # memory head: largest mean
+    ld[:, 0, 1] = [-2.0, -4.0]  # context head: smallest mean
+    assert context.pick_heads(ld) == {"memory": "blocks.1.attn.head.2", "context": "blocks.0.attn.head.1"}
+    table = context.attribution_table(ld)
+    assert table["head"].iloc[0] == "blocks.1.attn.head.2" and table.mean_ld.iloc[0] == pytest.approx(2.0)
+    sweep = pd.DataFrame(dict(role=["memory"] * 3 + ["context"] * 3, head=["m"] * 3 + ["c"] * 3,
+                              factor=[1.0, 0.0, -1.0, 1.0, 2.0, 4.0], in_context_rate=[0.3, 0.7, 0.7, 0.3, 0.5, 0.7]))
+    # three settings tie at 0.7; the smallest intervention (factor closest to 1) wins: memory x 0
+    assert context.best_setting(sweep) == {"role": "memory", "head": "m", "factor": 0.0}
+
+
+def test_placebo_heads_exclude_the_chosen_ones():
+    model = tiny_model(toy_tokenizer())
+    chosen = ["blocks.0.attn.head.0", "blocks.1.attn.head.3"]
+    heads = context.placebo_heads(model, chosen, 50, seed=0)
+    assert len(heads) == 6 and not set(heads) & set(chosen)
+    assert context.placebo_heads(model, chosen, 3, seed=1) == context.placebo_heads(model, chosen, 3, seed=1)
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+
+
+def test_verdict_rules():
+    assert context.verdict_frequency(-0.5, -0.2, 40) == "reproduced"
+    assert context.verdict_frequency(-0.2, -0.05, 40) == "partly"
+    assert context.verdict_frequency(-0.2, 0.1, 40) == "not reproduced"
+    assert context.verdict_frequency(-0.9, -0.5, 5) == "inconclusive"
+    summary = pd.DataFrame(dict(variant=["baseline", "a", "b"], in_context_rate=[0.4, 0.45, 0.7],
+                                lift=[0.0, 0.05, 0.3], lift_low=[0.0, -0.02, 0.2]))
+    assert context.verdict_prompting(summary, 0.4, 0.9, 20) == "partly"  # b works, still below weak priors' 0.9
+    assert context.verdict_prompting(summary, 0.4, 0.6, 20) == "not reproduced"  # b reaches 0.6
+    assert context.verdict_prompting(summary.iloc[:2], 0.4, 0.9, 20) == "reproduced"
+    assert context.verdict_prompting(summary, 0.95, 0.9, 20) == "inconclusive"
+    ev = pd.DataFrame(dict(kind=["baseline", "chosen", "placebo"], in_context_rate=[0.4, 0.9, 0.45],
+                           lift=[0.0, 0.5, 0.05], lift_low=[0.0, 0.3, -0.1]))
+    assert context.verdict_one_head(ev, 20) == "reproduced"
+    assert context.verdict_one_head(ev.assign(in_context_rate=[0.4, 0.7, 0.45]), 20) == "partly"
+    assert context.verdict_one_head(ev.assign(lift=[0.0, 0.5, 0.6]), 20) == "partly"  # a placebo does as well
+    assert context.verdict_one_head(ev.assign(lift_low=[0.0, -0.1, -0.1]), 20) == "not reproduced"
+    assert context.verdict_one_head(ev.assign(in_context_rate=[0.85, 0.9, 0.45]), 20) == "inconclusive"
+
+
+def test_verdict_absent():
+    def table(elicit_absent_low, provide, tune, frequent=0.95):
+        rows = [("frequent", "elicitation (best prompt)", frequent, 0.8), ("absent", "elicitation (best prompt)", 0.05,
+                                                                           elicit_absent_low),
+                ("absent", "fact in context", provide, provide - 0.1), ("absent", "fine-tuning", tune, tune - 0.1)]
+        return pd.DataFrame(rows, columns=["group", "condition", "accuracy", "ci_low"]).assign(chance=0.05)
+
+    assert context.verdict_absent(table(0.0, 0.9, 0.8)) == "reproduced"
+    assert context.verdict_absent(table(0.0, 0.9, 0.1)) == "partly"
+    assert context.verdict_absent(table(0.0, 0.1, 0.1)) == "not reproduced"
+    assert context.verdict_absent(table(0.2, 0.9, 0.8)) == "not reproduced"  # elicitation recovered them
+    assert context.verdict_absent(table(0.0, 0.9, 0.8, frequent=0.5)) == "inconclusive"
+
+
+def test_presence_groups_by_hand():
+    groups = context.presence_group(pd.Series(["absent", "1", "2", "5", "10", "20", "50", "100", "200", "500"]),
+                                    [1, 2, 5, 10, 20, 50, 100, 200, 500])
+    assert list(groups) == ["absent"] + ["rare"] * 3 + ["medium"] * 3 + ["frequent"] * 3
+
+
+def test_bad_scale_factors():
+    with pytest.raises(ValueError, match="scale_factors"):
+        context.resolve({"profile": "smoke", "scale_factors": "0,x"})
+    with pytest.raises(ValueError, match="scale_factors"):
+        context.resolve({"profile": "smoke", "scale_factors": "2,2"})
+
+
+# ------------------------------------------------------------------------------------------ prompts
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(0, config=WORLD_PROFILES["smoke"])
+
+
+def test_elicitation_prompts_never_contain_the_answer(world):
+    facts = context.absent_facts(world)
+    assert set(facts.presence) >= {"absent"} and (facts.chance > 0).all()
+    cands = context.elicitation_candidates(world)
+    assert len(cands) >= 20 and len({c["name"] for c in cands}) == len(cands)
+    pool = context._demo_pool(world, context.strong_rungs(world))
+    rows = []
+    for cand in cands:
+        for f in facts.itertuples():
+            rows.append(dict(prompt=context.elicitation_prompt(world, cand, f.entity, f.relation, f.value, pool, 0),
+                             value=f.value, shots=cand["shots"]))
+    frame = pd.DataFrame(rows)
+    assert context.leakage(frame).empty
+    context._check_vocabulary(world.tokenizer, list(frame.prompt))
+    # few-shot prompts do carry demonstrations (other facts with their answers)
+    three = frame[frame.shots == 3].prompt.iloc[0]
+    assert three.count(" q : ") + three.startswith("q :") >= 3 or three.count("someone asks") >= 3
+    # and the leakage check does catch a prompt that states the answer
+    leak = pd.DataFrame(dict(prompt=["q : where does orlan live ? a : brask ."], value=["brask"]))
+    assert len(context.leakage(leak)) == 1
+
+
+def test_prompt_variants_use_the_world_vocabulary(world):
+    recall = pd.DataFrame(dict(entity=world.facts.entity, relation=world.facts.relation, value=world.facts.value,
+                               mentions=world.facts.mentions, held_out=world.facts.held_out, correct=True))
+    prompts = context.conflict_prompts(world, recall, 2, seed=0)
+    assert (prompts.memory != prompts.context).all() and set(prompts.split) == {"selection", "held-out"}
+    assert set(prompts.relation) <= set(context.PERSON_RELATIONS)
+    for variant in context.PROMPT_VARIANTS:
+        texts = [context.variant_prompt(world, r, variant) for r in prompts.head(20).itertuples()]
+        context._check_vocabulary(world.tokenizer, texts)
+        assert all(r.context in t and r.memory not in t.split(" ") for r, t in zip(prompts.head(20).itertuples(), texts))
+    with pytest.raises(ValueError, match="outside the world's vocabulary"):
+        context._check_vocabulary(world.tokenizer, ["q : according to the passage , where ? a :"])
+    with pytest.raises(ValueError, match="unknown prompt variant"):
+        context.variant_prompt(world, next(prompts.itertuples()), "shout")
+
+
+def test_finetune_texts_avoid_the_evaluation_template(world):
+    facts = context.absent_facts(world).head(3)
+    texts = context.finetune_texts(world, facts)
+    assert len(texts) == 30
+    qa = world.template("qa")
+    assert not any(t.startswith(qa.user_prefix + " ") for t in texts)
+    assert all(any(v in t.split(" ") for v in facts.value) for t in texts)
