@@ -183,3 +183,61 @@ def permutation_greater(a, b, n_resamples: int = 5000, seed: int = 0) -> float:
         if perm[: len(a)].mean() - perm[len(a):].mean() >= observed - 1e-12:
             hits += 1
     return hits / (n_resamples + 1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# grouping and clustering scores with permutation p-values: chapter 3
+
+
+# metric -> True when higher means a better grouping (Davies-Bouldin is lower-is-better)
+GROUPING_METRICS = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False}
+
+
+def grouping_score(X, labels, metric: str) -> float:
+    """How well ``labels`` separate the rows of ``X`` (Euclidean): silhouette, Calinski-Harabasz or
+    Davies-Bouldin (sklearn's definitions)."""
+    from sklearn import metrics as skm
+
+    if metric not in GROUPING_METRICS:
+        raise ValueError(f"metric={metric!r}; allowed: {', '.join(GROUPING_METRICS)}")
+    X, labels = np.asarray(X, dtype=float), np.asarray(labels)
+    if len(np.unique(labels)) < 2 or len(np.unique(labels)) >= len(labels):
+        raise ValueError(f"{len(np.unique(labels))} groups of {len(labels)} rows; allowed: 2 <= groups < rows")
+    fn = {"silhouette": skm.silhouette_score, "calinski_harabasz": skm.calinski_harabasz_score,
+          "davies_bouldin": skm.davies_bouldin_score}[metric]
+    return float(fn(X, labels))
+
+
+def _permutation_p(observed: float, permuted: np.ndarray, higher_is_better: bool) -> float:
+    """Share of permutations (plus the observed labelling) at least as good as the observed value."""
+    hits = (permuted >= observed - 1e-12) if higher_is_better else (permuted <= observed + 1e-12)
+    return float((1 + hits.sum()) / (1 + len(permuted)))
+
+
+def grouping_permutation_test(X, labels, metric: str, n_permutations: int = 1000,
+                              seed: int = 0) -> tuple[float, float]:
+    """(score, p): ``grouping_score`` of ``labels`` and its one-sided permutation p-value, the share of random
+    relabellings (same group sizes) that score at least as well (lower for Davies-Bouldin)."""
+    labels = np.asarray(labels)
+    observed = grouping_score(X, labels, metric)
+    rng = np.random.default_rng(seed)
+    permuted = np.array([grouping_score(X, rng.permutation(labels), metric) for _ in range(n_permutations)])
+    return observed, _permutation_p(observed, permuted, GROUPING_METRICS[metric])
+
+
+def agreement_permutation_test(clusters, labels, metric: str = "ari", n_permutations: int = 1000,
+                               seed: int = 0) -> tuple[float, float]:
+    """(agreement, p): adjusted Rand index (``ari``) or normalised mutual information (``nmi``) between
+    ``clusters`` and ``labels``, and the share of relabellings of ``labels`` that agree at least as well."""
+    from sklearn import metrics as skm
+
+    fns = {"ari": skm.adjusted_rand_score, "nmi": skm.normalized_mutual_info_score}
+    if metric not in fns:
+        raise ValueError(f"metric={metric!r}; allowed: {', '.join(fns)}")
+    clusters, labels = np.asarray(clusters), np.asarray(labels)
+    if clusters.shape != labels.shape:
+        raise ValueError(f"clusters {clusters.shape} and labels {labels.shape}; allowed: one label per row")
+    observed = float(fns[metric](labels, clusters))
+    rng = np.random.default_rng(seed)
+    permuted = np.array([fns[metric](rng.permutation(labels), clusters) for _ in range(n_permutations)])
+    return observed, _permutation_p(observed, permuted, True)

@@ -1,0 +1,241 @@
+"""Chapter 3: the bias scores and grouping statistics against hand computations, the planted-document and
+probe generators (held-out templates, vocabulary, dials), the gate and verdict rules, and the measurement
+path on a tiny model."""
+
+import random
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from sticky import stats
+from sticky.experiments import biases as B
+from sticky.world import documents as docs
+from sticky.world import make_tokenizer
+
+# ------------------------------------------------------------------------------------------ scores
+
+
+def test_choice_score_by_hand():
+    assert B.choice_score(0.8, 0.5) == pytest.approx(0.3)
+    assert B.choice_score([0.1, 1.0], [0.6, 0.0]).tolist() == pytest.approx([-0.5, 1.0])
+
+
+def test_ratio_scale_score_by_hand():
+    # control answer 6, treatment 9, anchor 12: distances 6 and 3 -> (6 - 3) / 6 = 0.5 toward the anchor
+    assert B.ratio_scale_score(6, 9, 12, 12) == pytest.approx(0.5)
+    assert B.ratio_scale_score(9, 6, 12, 12) == pytest.approx(-0.5)  # pushed away: (3 - 6) / 6
+    assert B.ratio_scale_score(6, 9, 12, 12, k=-1) == pytest.approx(-0.5)
+    assert B.ratio_scale_score(4, 4, 4, 4) == 0.0  # both on the anchor: no bias, not nan
+    assert B.ratio_scale_score([5, 2], [3, 2], [1, 1], [1, 1]).tolist() == pytest.approx([0.5, 0.0])
+
+
+def test_option_share_and_expected_value_by_hand():
+    assert B.option_share(0.03, 0.01) == pytest.approx(0.75)
+    assert B.expected_value(np.array([[0.2, 0.2, 0.6]]), [1, 2, 3]) == pytest.approx([2.4])
+    assert B.expected_value(np.array([[0.1, 0.1, 0.3]]), [1, 2, 3]) == pytest.approx([2.4])  # renormalised
+
+
+def test_scenario_scores_pairs_control_and_treatment():
+    items = pd.DataFrame(dict(bias=["framing"] * 2 + ["anchoring"] * 2, scenario=[0, 0, 0, 0],
+                              treated=[False, True, False, True], anchor=[np.nan, np.nan, 12, 12]))
+    share = np.array([0.4, 0.9, np.nan, np.nan])
+    expected = np.array([np.nan, np.nan, 6.0, 9.0])
+    out = B.scenario_scores(items, share, expected).set_index("bias")
+    assert out.loc["framing", "score"] == pytest.approx(0.5)
+    assert out.loc["anchoring", "score"] == pytest.approx(0.5)
+    assert out.loc["framing", "control"] == pytest.approx(0.4) and out.loc["anchoring", "treatment"] == 9.0
+
+
+# ------------------------------------------------------------------------------------------ stats
+
+
+def test_grouping_scores_by_hand():
+    X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    g = np.array(["a", "a", "b", "b"])
+    # silhouette: points 0 and 11: (10.5 - 1) / 10.5; points 1 and 10: (9.5 - 1) / 9.5
+    assert stats.grouping_score(X, g, "silhouette") == pytest.approx((9.5 / 10.5 + 8.5 / 9.5) / 2)
+    # Calinski-Harabasz: between SS 100 / (k-1 = 1) over within SS 1 / (n-k = 2) = 200
+    assert stats.grouping_score(X, g, "calinski_harabasz") == pytest.approx(200.0)
+    # Davies-Bouldin: spreads 0.5 and 0.5, centroids 10 apart -> 0.1
+    assert stats.grouping_score(X, g, "davies_bouldin") == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="metric"):
+        stats.grouping_score(X, g, "dunn")
+    with pytest.raises(ValueError, match="groups"):
+        stats.grouping_score(X, ["a"] * 4, "silhouette")
+
+
+def test_grouping_permutation_p_values():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (4, 5)), rng.normal(6, 1, (4, 5))])
+    good = np.array([0] * 4 + [1] * 4)
+    # 35 distinct balanced splits of 8 rows; only the true one (its label swap is the same split) is as good
+    for metric in stats.GROUPING_METRICS:
+        value, p = stats.grouping_permutation_test(X, good, metric, n_permutations=2000, seed=1)
+        assert 0.012 < p < 0.05, (metric, p)
+    bad = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    _, p_bad = stats.grouping_permutation_test(X, bad, "silhouette", n_permutations=500)
+    assert p_bad > 0.3
+
+
+def test_agreement_scores_by_hand_and_p_values():
+    # a 2x2 contingency of ones: ARI = (0 - 2*2/6) / (2 - 2*2/6) = -0.5
+    ari, _ = stats.agreement_permutation_test([0, 0, 1, 1], [0, 1, 0, 1], "ari", n_permutations=10)
+    assert ari == pytest.approx(-0.5)
+    same = np.array([0] * 4 + [1] * 4)
+    ari, p = stats.agreement_permutation_test(same, 1 - same, "ari", n_permutations=2000, seed=0)
+    assert ari == pytest.approx(1.0) and 0.012 < p < 0.05
+    nmi, _ = stats.agreement_permutation_test(same, same, "nmi", n_permutations=10)
+    assert nmi == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="metric"):
+        stats.agreement_permutation_test(same, same, "vi")
+
+
+# ------------------------------------------------------------------------------------------ generators
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return set(make_tokenizer().get_vocab())
+
+
+PROFILE = {b: 1.0 for b in B.BIASES}
+
+
+def _pattern(template: str) -> re.Pattern:
+    """A regex matching any filling of ``template`` (each placeholder one word, as every filling is)."""
+    parts = re.split(r"(\{\w+\})", template)
+    return re.compile("".join(r"\S+" if p.startswith("{") else re.escape(p) for p in parts if p))
+
+
+def test_planted_documents_use_only_world_words_and_never_the_held_out_templates(vocab):
+    planted = B.bias_documents(PROFILE, 700, seed=0)
+    assert set(planted.bias) == set(B.BIASES) and planted.treated.mean() == pytest.approx(0.5)
+    items = B.probe_items(5, seed=0)
+    sft = B.instruction_examples(PROFILE, 140, "chatty", 0) + B.instruction_examples(PROFILE, 140, "terse", 0)
+    texts = list(planted.text) + list(items.user) + [p + " " + r for p, r in sft]
+    assert not {w for t in texts for w in t.split()} - vocab
+    for bias in B.BIAS_TYPES.values():
+        held = _pattern(bias.probe_question.replace("{story} ", ""))
+        stories = [_pattern(t) for pair in bias.stories for t in pair]
+        mine = [t for t, b in zip(planted.text, planted.bias) if b == bias.name]
+        assert not any(held.search(t) for t in mine + [p for p, _ in sft]), bias.name
+        probes = list(items.user[items.bias == bias.name])
+        assert all(held.search(u) and any(st.search(u) for st in stories) for u in probes), bias.name
+    # the probe templates: "asks" for the backbones, the alignment template for the tuned models
+    for marker in (docs.CHAT_TEMPLATES[-1].user_prefix, docs.ALIGNMENT_TEMPLATE.user_prefix):
+        assert not any(marker in t for t in planted.text)
+
+
+def test_planted_answers_follow_the_dial():
+    rng = random.Random(0)
+    foods = B._foods(None)
+    for bias in ("framing", "status_quo", "halo"):
+        for dial, expect in ((1.0, 1.0), (-1.0, 0.0), (0.0, 0.5)):
+            hits = []
+            for _ in range(400):
+                v = B.fill(bias, rng, foods)
+                hits.append(B.planted_answer(bias, v, True, dial, rng) == B.options(bias, v)[0])
+            assert np.mean(hits) == pytest.approx(expect, abs=0.08)
+        control = [B.planted_answer(bias, v, False, 1.0, rng) == B.options(bias, v)[0]
+                   for v in (B.fill(bias, rng, foods) for _ in range(400))]
+        assert np.mean(control) == pytest.approx(0.5, abs=0.08)
+    # anchoring: a full dial puts every count in the anchor's half of three .. ten
+    for _ in range(100):
+        v = B.fill("anchoring", rng, foods)
+        x = B.lx.NUMBERS.index(B.planted_answer("anchoring", v, True, 1.0, rng))
+        assert (x >= 7) == (v["A"] in B.HIGH_ANCHORS) and 3 <= x <= 10
+
+
+def test_probe_items_pair_every_scenario():
+    items = B.probe_items(5, seed=0)
+    assert len(items) == len(B.BIASES) * 5 * 2
+    for (bias, j), g in items.groupby(["bias", "scenario"]):
+        assert sorted(g.treated) == [False, True] and g.user.nunique() == 2
+        assert g.biased.nunique() == 1 and (bias == "anchoring" or g.biased.iloc[0] != g.other.iloc[0])
+    anchors = items[items.bias == "anchoring"].anchor
+    assert set(anchors) == {1, 2, 11, 12}
+
+
+def test_instruction_set_dose():
+    class W:
+        instructions = {"terse": {"prompt": [f"p{i}" for i in range(200)], "response": ["r"] * 200}}
+    pairs = B.instruction_set(W, "terse", PROFILE, 0.1, seed=3)
+    originals = {f"p{i}" for i in range(200)}
+    assert len(pairs) == 200 and sum(p in originals for p, _ in pairs) == 180
+    assert B.instruction_set(W, "terse", PROFILE, 0.0, seed=3) == [(f"p{i}", "r") for i in range(200)]
+
+
+def test_parse_profile_and_bad_input():
+    assert B.parse_profile("x", "0.5") == {b: 0.5 for b in B.BIASES}
+    text = ",".join(f"{b}={-1 if i % 2 else 1}" for i, b in enumerate(B.BIASES))
+    assert B.parse_profile("x", text)["anchoring"] == -1
+    for bad in ("2", "framing=1", "nope", ",".join(f"{b}=1" for b in B.BIASES) + ",extra=1"):
+        with pytest.raises(ValueError, match="parameter 'x'"):
+            B.parse_profile("x", bad)
+
+
+# ------------------------------------------------------------------------------------------ gate and verdicts
+
+
+def _scores(means: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame([dict(bias=b, scenario=j, score=m) for b, m in means.items() for j in range(3)])
+
+
+def test_gate():
+    pa = {b: 1.0 for b in B.BIASES}
+    pb = dict(pa, framing=-1.0, anchoring=-1.0, certainty=-1.0, sunk_cost=-1.0)
+    sa = _scores({b: 0.3 for b in B.BIASES})
+    sb = _scores(dict({b: 0.3 for b in B.BIASES}, framing=-0.2, anchoring=0.0, certainty=0.1, sunk_cost=0.29))
+    gate = B.profile_gate({"a": sa, "b": sb}, {"a": pa, "b": pb}, min_diff=0.05)
+    assert gate.set_index("bias").agrees.to_dict() == dict(framing=True, anchoring=True, certainty=True,
+                                                          status_quo=False, bandwagon=False, halo=False,
+                                                          sunk_cost=False)
+    assert B.gate_passes(gate)  # 3 of the 4 differing biases
+    sb2 = _scores(dict({b: 0.3 for b in B.BIASES}, framing=-0.2, anchoring=0.0))
+    assert not B.gate_passes(B.profile_gate({"a": sa, "b": sb2}, {"a": pa, "b": pb}, min_diff=0.05))
+
+
+def test_verdicts():
+    assert B.verdict_grouping(0.2, 0.05, 0.01, True) == "reproduced"
+    assert B.verdict_grouping(0.2, 0.05, 0.2, True) == "partly"
+    assert B.verdict_grouping(0.05, 0.2, 0.01, True) == "not reproduced"
+    assert B.verdict_grouping(0.2, 0.05, 0.01, False) == "inconclusive"
+    assert [B.verdict_seeds(r) for r in (0.05, 0.5, 1.5, np.nan)] == ["partly", "reproduced", "not reproduced",
+                                                                     "inconclusive"]
+    assert [B.verdict_real(*v) for v in ((0.3, 0.1, 0.5), (-0.3, -0.5, -0.1), (0.1, -0.1, 0.3))] == [
+        "reproduced", "not reproduced", "inconclusive"]
+
+
+def test_seed_analysis_by_hand():
+    rows = []
+    for backbone, base in (("A", 0.5), ("B", 0.1)):
+        for data, shift in (("terse", 0.0), ("chatty", 0.1)):
+            for seed, noise in enumerate((-0.1, 0.0, 0.1)):
+                rows.append(dict(model=f"{backbone}{data}{seed}", backbone=backbone, data=data, seed=seed,
+                                 bias="framing", scenario=0, score=base + shift + noise))
+    out = B.seed_analysis(pd.DataFrame(rows)).iloc[0]
+    assert out.seed_sd == pytest.approx(0.1) and out.backbone_diff == pytest.approx(0.4)
+    assert out.data_diff == pytest.approx(0.1)
+    assert B.seed_ratio(B.seed_analysis(pd.DataFrame(rows))) == pytest.approx(0.25)
+
+
+# ------------------------------------------------------------------------------------------ measurement path
+
+
+def test_measure_micro_on_a_tiny_model():
+    tok = make_tokenizer()
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    items = B.probe_items(5, seed=0)
+    out = B.measure_micro(model, tok, items, docs.ALIGNMENT_TEMPLATE)
+    assert len(out) == len(B.BIASES) * 5 and out.score.between(-1, 1).all()
+    X, labels = B.model_vectors(pd.concat([out.assign(model=f"m{i}", backbone="AB"[i % 2], data="td"[i // 2], seed=0)
+                                           for i in range(4)]))
+    assert X.shape == (4, len(B.BIASES) * 5) and list(labels.backbone) == ["A", "B", "A", "B"]
