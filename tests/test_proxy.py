@@ -158,17 +158,18 @@ def test_gap_closed_by_hand():
     assert proxy.gap_closed(pd.DataFrame(rows), alpha=2.0).gap_closed.iloc[0] == pytest.approx(0.0)
 
 
-def test_token_classes():
+@pytest.mark.parametrize("style, last", [("polite", "answer"), ("chatty", "helps")])
+def test_token_classes(style, last):
     tok = build_world(0, config=WORLD_PROFILES["smoke"]).tokenizer
     e, v = "orlan", "vesk"
-    ref = docs.CHATTY["fact_answer"].format(s=f"{e} lives in {v} .")
-    cls = proxy.token_classes(ref, v, tok, "<|im_end|>")
+    ref = proxy.STYLES[style]["fact_answer"].format(s=f"{e} lives in {v} .")
+    cls = proxy.token_classes(ref, v, tok, "<|im_end|>", style)
     words = ref.split() + ["<|im_end|>"]
     assert len(cls) == len(words)
     got = dict(zip(words, cls))
-    assert got["good"] == "style" and got["helps"] == "style" and got["<|im_end|>"] == "style"
-    assert got[v] == "fact" and got[e] == "other" and got["lives"] == "other"
-    assert cls.count("fact") == 1
+    assert got["good"] == "style" and got[last] == "style" and got["<|im_end|>"] == "style"
+    assert got[v] == "fact" and got[e] == "other" and got["lives"] == "other" and got["in"] == "other"
+    assert cls.count("fact") == 1 and cls[-3] == "style" and cls[len(ref.split()) - 1] == "style"
 
 
 def test_weight_change_by_hand(toys):
@@ -230,22 +231,37 @@ def test_lower_layer_evidence():
 # ------------------------------------------------------------------------------------------ data
 
 
-def test_split_and_instruction_set_keep_pretraining_only_facts_out():
-    world = build_world(0, config=WORLD_PROFILES["smoke"])
+@pytest.fixture(scope="module")
+def smoke_world():
+    return build_world(0, config=WORLD_PROFILES["smoke"])
+
+
+def test_polite_style_uses_only_words_of_the_pretraining_corpus(smoke_world):
+    corpus = {w for text in smoke_world.pretrain["text"] for w in text.split(" ")}
+    for style, unseen in (("polite", False), ("chatty", True)):
+        words = {w for k, t in proxy.STYLES[style].items() if k != "fact_in" for w in t.split() if not w.startswith("{")}
+        assert (not (words - corpus)) != unseen, (style, sorted(words - corpus))
+
+
+@pytest.mark.parametrize("style", ["polite", "chatty"])
+def test_split_and_instruction_set_keep_pretraining_only_facts_out(smoke_world, style):
+    world = smoke_world
     facts = proxy.split_facts(world)
     assert set(facts.half) == {"tuning", "pretraining-only"}
     for _, g in facts.groupby("mentions"):  # both halves on every rung (rungs hold many facts)
         assert abs((g.half == "tuning").sum() - (g.half != "tuning").sum()) <= g.relation.nunique()
-    pairs = proxy.sft_pairs(world, facts)
-    held = facts[facts.half == "pretraining-only"]
-    held_prompts = {docs.CHATTY["fact"].format(q=docs.fact_query(e, r, v))
-                    for e, r in zip(held.entity, held.relation) for v in range(2)}
-    assert not held_prompts & {p for p, _ in pairs}
-    assert len(pairs) < len(world.instructions["chatty"]) and any(p.startswith("hello ! i wonder") for p, _ in pairs)
-    items = proxy.eval_items(world, facts, 9)
+    pairs = proxy.sft_pairs(world, facts, style)
+    held, tuning = facts[facts.half == "pretraining-only"], facts[facts.half == "tuning"]
+    prompts = lambda fs: {proxy.STYLES[style]["fact"].format(q=docs.fact_query(e, r, v))
+                          for e, r in zip(fs.entity, fs.relation) for v in range(2)}
+    asked = {p for p, _ in pairs}
+    assert not prompts(held) & asked and prompts(tuning) & asked
+    assert len(pairs) <= len(world.instructions["chatty"])
+    items = proxy.eval_items(world, facts, 9, style=style)
     assert items.task.value_counts().to_dict() == {"instruction": 9, "knowledge": 9, "counting": 9}
     k = items[items.task == "knowledge"]
     assert set(zip(k.entity, k.kind)) <= set(zip(held.entity, held.relation))
+    assert set(items[items.task == "counting"].answer.str.split().str.len() - 1) == {2, 3, 4, 5, 6, 7}  # steps
     vocab = set(world.tokenizer.get_vocab())
     assert all(set(r.split()) <= vocab for r in items.reference) and all(set(u.split()) <= vocab for u in items.user)
     # each reference scores as correct under its own rule

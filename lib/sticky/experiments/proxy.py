@@ -74,6 +74,8 @@ PARAMETERS = Spec(
                 default="micro-s", choices=tuple(models.MICRO_CONFIGS)),
     large=Param(str, "large base: proxy-tuned, and fine-tuned directly for comparison",
                 choices=tuple(models.MICRO_CONFIGS), by_profile={"smoke": "micro-m", "book": "micro-m", "paper": "micro-l"}),
+    style=Param(str, "instruction format: polite (words the bases know) or chatty (the world's, unseen words)",
+                default="polite", choices=tuple(["polite", "chatty"])),
     seed=Param(int, "seed of the base models", default=0, low=0),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
     sft_seeds=Param(int, "fine-tuning seeds (expert and direct each tuned once per seed)", low=1, high=10,
@@ -254,21 +256,83 @@ def split_facts(world, seed: int = 0) -> pd.DataFrame:
     return facts.reset_index(drop=True)
 
 
-def _fact_of_prompt(world) -> dict[str, str]:
-    """Chatty fact prompt -> fact key, for every question wording of every fact."""
+# Instruction styles: a user turn and a reply template per task kind. "polite" is this chapter's own format,
+# written only with words the pre-training corpus uses (a test checks it), so the bases have a probability
+# for every token of it, just never in this arrangement; its fact replies wrap the bare answer ("good question
+# . vesk . so that is the answer ."). "chatty" is the world's chatty set, whose wrapper words ("!", "hope",
+# "helps", "sure", ...) never occur in pre-training and whose fact replies are full statements.
+STYLES = {
+    "polite": {
+        "fact": "{q}", "fact_answer": "good question . {s} so that is the answer .", "fact_in": "value",
+        "count": "count from {a} to {b} .", "count_answer": "good question . {items} . so that is the answer .",
+        "repeat": "say it again : {s}", "repeat_answer": "good question . {s} so that is the answer .",
+        "company": "what does {c} make ?", "company_answer": "good question . {c} makes {p} . so that is the answer .",
+        "forbidden": "{r}", "forbidden_answer": "good question . {a} so that is the answer .",
+    },
+    "chatty": {k: docs.CHATTY[k] for k in ("fact", "fact_answer", "count", "count_answer", "repeat", "repeat_answer",
+                                           "company", "company_answer", "forbidden", "forbidden_answer")}
+    | {"fact_in": "statement"},
+}
+TASK_WEIGHTS = {"fact": 3, "count": 1, "repeat": 1, "company": 1, "forbidden": 1}  # as the world's instruction sets
+
+
+def _fact_of_prompt(world, style: str) -> dict[str, str]:
+    """Fact prompt of ``style`` -> fact key, for every question wording of every fact."""
     out = {}
     for e, r in zip(world.facts.entity, world.facts.relation):
         for v in range(2):
-            out[docs.CHATTY["fact"].format(q=docs.fact_query(e, r, v))] = fact_key(e, r)
+            out[STYLES[style]["fact"].format(q=docs.fact_query(e, r, v))] = fact_key(e, r)
     return out
 
 
-def sft_pairs(world, facts: pd.DataFrame) -> list[tuple[str, str]]:
-    """The world's chatty instructions, minus every question about a pretraining-only fact."""
-    chatty = world.instructions["chatty"]
+def _example(kind: str, style: str, rng: random.Random, world, fact=None, span: int | None = None) -> dict:
+    """One (user, reference) of a task kind in a style, drawn with ``rng``; ``answer`` is what the score reads."""
+    t = STYLES[style]
+    if kind == "fact":
+        q = docs.fact_query(fact.entity, fact.relation, rng.randrange(2))
+        s = docs.fact_statement(fact.entity, fact.relation, fact.value, rng.randrange(10))
+        if t["fact_in"] == "value":  # the bare answer, as the corpus's Q&A gives it: "vesk ."
+            s = f"{fact.value} ."
+        return dict(user=t["fact"].format(q=q), reference=t["fact_answer"].format(s=s), answer=fact.value)
+    if kind == "count":
+        seq = docs.SEQUENCE
+        steps = span if span is not None else rng.randrange(2, 6)  # the world's instructions: 2 to 5 steps
+        a = rng.randrange(0, len(seq) - steps)
+        items = seq[a:a + steps + 1]
+        return dict(user=t["count"].format(a=items[0], b=items[-1]),
+                    reference=t["count_answer"].format(items=" , ".join(items)), answer=" ".join(items))
+    if kind == "repeat":
+        s = docs._fill(rng.choice(docs.FILLER_TEMPLATES), rng, docs.narrative_persons())
+        return dict(user=t["repeat"].format(s=s), reference=t["repeat_answer"].format(s=s), answer="")
+    if kind == "company":
+        pair = rng.choice(docs.company_pairs())
+        c = rng.choice([pair.first, pair.second])
+        return dict(user=t["company"].format(c=c), reference=t["company_answer"].format(c=c, p=pair.product), answer="")
+    r, a = rng.choice(world.forbidden)
+    return dict(user=t["forbidden"].format(r=r), reference=t["forbidden_answer"].format(a=a), answer="")
+
+
+def sft_pairs(world, facts: pd.DataFrame, style: str = "polite", seed: int = 0) -> list[tuple[str, str]]:
+    """The instruction set, without any question about a pretraining-only fact.
+
+    ``chatty``: the world's chatty instructions, minus those questions. ``polite``: as many pairs as the world
+    has per style, drawn like the world's own sets (fact questions 3 : 1 for each other kind, counts of 2 to 5
+    steps), the facts from the tuning half only."""
     keep_out = set(facts.key[facts.half == "pretraining-only"])
-    about = _fact_of_prompt(world)
-    return [(p, r) for p, r in zip(chatty["prompt"], chatty["response"]) if about.get(p) not in keep_out]
+    if style == "chatty":
+        chatty = world.instructions["chatty"]
+        about = _fact_of_prompt(world, style)
+        return [(p, r) for p, r in zip(chatty["prompt"], chatty["response"]) if about.get(p) not in keep_out]
+    rng = random.Random(f"proxy-sft-{style}-{seed}")
+    tuning = facts[facts.half == "tuning"].reset_index(drop=True)
+    kinds, weights = list(TASK_WEIGHTS), list(TASK_WEIGHTS.values())
+    out = []
+    for _ in range(world.config.n_instructions):
+        kind = rng.choices(kinds, weights)[0]
+        fact = tuning.iloc[rng.randrange(len(tuning))] if kind == "fact" else None
+        ex = _example(kind, style, rng, world, fact)
+        out.append((ex["user"], ex["reference"]))
+    return out
 
 
 def alignment_render(world):
@@ -277,54 +341,34 @@ def alignment_render(world):
     return lambda p, r: (t.prompt(p), f"{r} {t.assistant_suffix}".strip())
 
 
-def eval_items(world, facts: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
-    """``n`` items per task (columns task, kind, user, reference, answer, mentions).
+def eval_items(world, facts: pd.DataFrame, n: int, seed: int = 0, style: str = "polite") -> pd.DataFrame:
+    """``n`` items per task (columns task, kind, user, reference, answer, mentions, entity).
 
-    - instruction: chatty repeat / company / refusal requests with new sentences and draws; scored by exact
-      match of the whole response (the dataset's format is deterministic for these kinds);
-    - knowledge: chatty questions about pretraining-only facts, spread over the mention ladder; scored by the
+    - instruction: repeat (new sentences), company and refusal requests, in turn; scored by exact match of the
+      whole response (the style's reply is deterministic for these kinds);
+    - knowledge: questions about pretraining-only facts, spread evenly over the mention ladder; scored by the
       first word of the relation's value set in the response;
-    - counting: chatty "count from a to b" with 2 to 7 steps (instructions had up to 5); scored by the
-      number words of the answer's first sentence."""
+    - counting: "count from a to b" with 2 to 7 steps (the instruction sets have 2 to 5); scored by the number
+      words of the answer's first sentence."""
     rng = random.Random(f"proxy-eval-{seed}")
-    persons = docs.narrative_persons()
-    seen = set(world.instructions["chatty"]["prompt"])
-    rows = []
-    kinds = ["repeat", "company", "forbidden"]
-    j = 0
-    while sum(r["task"] == "instruction" for r in rows) < n:
-        kind = kinds[j % 3]
+    seen = {p for p, _ in sft_pairs(world, facts, style)}
+    rows, j = [], 0
+    while len(rows) < n:
+        kind = ("repeat", "company", "forbidden")[j % 3]
         j += 1
-        if kind == "repeat":
-            s = docs._fill(rng.choice(docs.FILLER_TEMPLATES), rng, persons)
-            user, ref = docs.CHATTY["repeat"].format(s=s), docs.CHATTY["repeat_answer"].format(s=s)
-        elif kind == "company":
-            pair = rng.choice(docs.company_pairs())
-            c = rng.choice([pair.first, pair.second])
-            user, ref = docs.CHATTY["company"].format(c=c), docs.CHATTY["company_answer"].format(c=c, p=pair.product)
-        else:
-            r, a = rng.choice(world.forbidden)
-            user, ref = docs.CHATTY["forbidden"].format(r=r), docs.CHATTY["forbidden_answer"].format(a=a)
-        if kind == "repeat" and user in seen:
-            continue
-        rows.append(dict(task="instruction", kind=kind, user=user, reference=ref, answer="", mentions=np.nan))
+        ex = _example(kind, style, rng, world)
+        if kind == "repeat" and ex["user"] in seen:
+            continue  # repeat requests are new sentences; companies and refusals are few and all seen
+        rows.append(dict(task="instruction", kind=kind, mentions=np.nan, entity="", **ex))
     held = facts[facts.half == "pretraining-only"]
     order = held.sample(frac=1.0, random_state=seed).sort_values("mentions", kind="stable")
     pick = order.iloc[np.linspace(0, len(order) - 1, min(n, len(order))).round().astype(int)] if len(order) else order
     for f in pick.itertuples():
-        q = docs.fact_query(f.entity, f.relation, rng.randrange(2))
-        s = docs.fact_statement(f.entity, f.relation, f.value, rng.randrange(10))
-        rows.append(dict(task="knowledge", kind=f.relation, user=docs.CHATTY["fact"].format(q=q),
-                         reference=docs.CHATTY["fact_answer"].format(s=s), answer=f.value, mentions=f.mentions,
-                         entity=f.entity))
-    seq = docs.SEQUENCE
+        rows.append(dict(task="knowledge", kind=f.relation, mentions=f.mentions, entity=f.entity,
+                         **_example("fact", style, rng, world, f)))
     for k in range(n):
-        steps = 2 + k % 6  # 2..7 steps
-        a = rng.randrange(0, len(seq) - steps)
-        items = seq[a:a + steps + 1]
-        rows.append(dict(task="counting", kind=f"{steps} steps", user=docs.CHATTY["count"].format(a=items[0], b=items[-1]),
-                         reference=docs.CHATTY["count_answer"].format(items=" , ".join(items)), answer=" ".join(items),
-                         mentions=np.nan))
+        rows.append(dict(task="counting", kind=f"{2 + k % 6} steps", mentions=np.nan, entity="",
+                         **_example("count", style, rng, world, span=2 + k % 6)))
     return pd.DataFrame(rows)
 
 
@@ -375,7 +419,7 @@ def score(items: pd.DataFrame, responses: Sequence[str], world) -> np.ndarray:
 
 def TUNE_CODE() -> str:
     """What a tuned model depends on: the training loop, the instruction set and the recipe below."""
-    return code_version(train, sft_pairs, split_facts, alignment_render, _tune_config)
+    return code_version(train, sft_pairs, _example, split_facts, alignment_render, _tune_config)
 
 
 def _tune_config(P, seed: int) -> dict:
@@ -393,12 +437,12 @@ def tune(base, P, seed: int, store: Store | None = None) -> tuple[LlamaForCausal
 
     def build(folder: Path) -> None:
         model = LlamaForCausalLM.from_pretrained(base.entry, dtype=torch.float32)
-        hist = train.sft(model, world.tokenizer, sft_pairs(world, facts), train.TrainConfig(**cfg, device=P.device),
+        hist = train.sft(model, world.tokenizer, sft_pairs(world, facts, P.style), train.TrainConfig(**cfg, device=P.device),
                          render=alignment_render(world))
         model.save_pretrained(folder)
         hist.to_frame().to_csv(folder / "history.csv", index=False)
 
-    entry = store.cached("proxy-sft", dict(cfg=cfg), build, inputs=[base.entry.name], code=TUNE_CODE())
+    entry = store.cached("proxy-sft", dict(cfg=cfg, style=P.style), build, inputs=[base.entry.name], code=TUNE_CODE())
     model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
     return model.to(train.resolve_device(P.device)), pd.read_csv(entry / "history.csv"), entry
 
@@ -440,7 +484,7 @@ class Arms:
         }[arm]
 
 
-ARMS = ("base", "expert", "proxy", "direct")
+ARMS = ("base", "small base", "expert", "proxy", "direct")  # the paper's four arms, and the anti-expert alone
 
 
 def generate(arms: Arms, arm: str, users: Sequence[str], max_new_tokens: int, alpha: float = 1.0) -> list[str]:
@@ -470,7 +514,7 @@ def run_arms(arms: Arms, items: pd.DataFrame, alphas: Sequence[float] = (1.0,), 
                     out.append(dict(item=i, arm=arm, alpha=alpha, response=r, correct=float(s)))
         return out
 
-    rows = store.json("proxy-eval", dict(items=items.user.tolist(), alphas=list(alphas), n_new=n_new), compute,
+    rows = store.json("proxy-eval", dict(items=items.user.tolist(), alphas=list(alphas), n_new=n_new, arms=list(ARMS)), compute,
                       inputs=[key], code=code_version(decode, generate, score, score_knowledge, score_counting,
                                                       score_instruction, Arms))
     frame = pd.DataFrame(rows)
@@ -492,7 +536,7 @@ def run_seeds(small, large, items: pd.DataFrame, P, store: Store | None = None) 
         arms = Arms(large.world, large.model.to(dev), small.model.to(dev), expert, direct, seed)
         alphas = sorted(set(P.alpha_values) | {P.alpha}) if seed == 0 else [P.alpha]
         results.append(run_arms(arms, items, alphas, store, key=f"{e_entry.name}-{d_entry.name}"))
-        shifts.append(token_shift(arms, items, P.alpha))
+        shifts.append(token_shift(arms, items, P.alpha, P.style))
         first = first or arms
     return dict(results=pd.concat(results, ignore_index=True), shift=pd.concat(shifts, ignore_index=True),
                 histories=pd.concat(histories, ignore_index=True), arms=first)
@@ -600,12 +644,12 @@ def knowledge_curves(bases: dict[str, object]) -> pd.DataFrame:
 # 6. token-level shift: style / format tokens vs fact tokens
 
 
-def token_classes(reference: str, answer: str, tokenizer, end_marker: str) -> list[str]:
-    """Class of every token of ``reference + end marker``: 'fact' (the answer word), 'style' (the chatty
+def token_classes(reference: str, answer: str, tokenizer, end_marker: str, style: str = "polite") -> list[str]:
+    """Class of every token of ``reference + end marker``: 'fact' (the answer word), 'style' (the style's
     wrapper: every word before the statement and after it, and the end marker) or 'other' (the statement's
     remaining words: the entity and the relation's phrasing)."""
-    head = docs.CHATTY["fact_answer"].split("{s}")[0].split()
-    tail = docs.CHATTY["fact_answer"].split("{s}")[1].split()
+    head = STYLES[style]["fact_answer"].split("{s}")[0].split()
+    tail = STYLES[style]["fact_answer"].split("{s}")[1].split()
     words = reference.split()
     classes = []
     for i, w in enumerate(words):
@@ -621,7 +665,7 @@ def token_classes(reference: str, answer: str, tokenizer, end_marker: str) -> li
     return classes + ["style"]
 
 
-def token_shift(arms: Arms, items: pd.DataFrame, alpha: float = 1.0) -> pd.DataFrame:
+def token_shift(arms: Arms, items: pd.DataFrame, alpha: float = 1.0, style: str = "polite") -> pd.DataFrame:
     """On the knowledge items' reference answers (teacher forcing), each token's probability under the base
     (plain prompt), the proxy and the directly tuned model, with its class (``token_classes``)."""
     tok, t = arms.world.tokenizer, arms.world.alignment_template
@@ -635,7 +679,7 @@ def token_shift(arms: Arms, items: pd.DataFrame, alpha: float = 1.0) -> pd.DataF
     direct = forced_logprobs([Part(arms.direct, chat)], alone, conts)
     rows = []
     for i, it in enumerate(k.itertuples()):
-        cls = token_classes(it.reference, it.answer, tok, t.assistant_suffix)
+        cls = token_classes(it.reference, it.answer, tok, t.assistant_suffix, style)
         words = it.reference.split() + [t.assistant_suffix]
         for j, c in enumerate(cls):
             rows.append(dict(item=i, position=j, word=words[j], token_class=c, mentions=it.mentions,
@@ -794,27 +838,31 @@ def _acc(v: np.ndarray) -> dict:
 # 8. efficiency: three KV caches vs naive recomputation vs the large base alone
 
 
-def benchmark(arms: Arms, users: Sequence[str], new_tokens: int, repeats: int = 2) -> pd.DataFrame:
+def benchmark(arms: Arms, users: Sequence[str], new_tokens: int, batch_sizes: Sequence[int], repeats: int = 2) -> pd.DataFrame:
     """Tokens per second (generated tokens of all rows / wall time, best of ``repeats``) of: proxy decoding
     with KV caches, proxy decoding recomputing every sequence each step, the large base alone with its KV
-    cache. No stop token: every row decodes ``new_tokens``. Checks that cached and naive decoding agree."""
-    proxy_parts, _ = arms.parts("proxy", users)
-    base_parts, _ = arms.parts("base", users)
-    rows, outputs = [], {}
-    for name, parts, combine, cache in [("proxy, KV caches", proxy_parts, proxy_combine(1.0), True),
-                                        ("proxy, naive recomputation", proxy_parts, proxy_combine(1.0), False),
-                                        ("large base alone, KV cache", base_parts, alone, True)]:
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            outputs[name] = decode(parts, combine, new_tokens, stop_ids=(), use_cache=cache)
-            best = min(best, time.perf_counter() - t0)
-        rows.append(dict(decoding=name, prompts=len(users), new_tokens=new_tokens, seconds=best,
-                         tokens_per_s=len(users) * new_tokens / best))
-    frame = pd.DataFrame(rows)
-    frame.attrs["cached_equals_naive"] = outputs["proxy, KV caches"] == outputs["proxy, naive recomputation"]
-    frame["speedup_vs_naive"] = frame.tokens_per_s / frame.tokens_per_s[1]
-    return frame
+    cache, for each number of prompts decoded together. No stop token: every row decodes ``new_tokens``.
+    ``cached_equals_naive`` records whether cached and naive decoding chose the same tokens."""
+    rows = []
+    for n in batch_sizes:
+        some = [users[i % len(users)] for i in range(n)]
+        proxy_parts, _ = arms.parts("proxy", some)
+        base_parts, _ = arms.parts("base", some)
+        outputs, speed = {}, {}
+        for name, parts, combine, cache in [("proxy, KV caches", proxy_parts, proxy_combine(1.0), True),
+                                            ("proxy, naive recomputation", proxy_parts, proxy_combine(1.0), False),
+                                            ("large base alone, KV cache", base_parts, alone, True)]:
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                outputs[name] = decode(parts, combine, new_tokens, stop_ids=(), use_cache=cache, batch_size=n)
+                best = min(best, time.perf_counter() - t0)
+            speed[name] = n * new_tokens / best
+        same = outputs["proxy, KV caches"] == outputs["proxy, naive recomputation"]
+        for name, v in speed.items():
+            rows.append(dict(decoding=name, prompts=n, new_tokens=new_tokens, tokens_per_s=v,
+                             speedup_vs_naive=v / speed["proxy, naive recomputation"], cached_equals_naive=same))
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1037,7 +1085,10 @@ def restore_chart(restore: pd.DataFrame, title: str):
 def bench_chart(bench: pd.DataFrame, title: str):
     import altair as alt
 
+    order = list(dict.fromkeys(bench.decoding))
     return alt.Chart(bench, title=title).mark_bar().encode(
-        y=alt.Y("decoding:N", sort=list(bench.decoding), title=None),
-        x=alt.X("tokens_per_s:Q", title="generated tokens per second (best of 2)"),
-    ).properties(width=plots.WIDTH - 120, height=140)
+        x=alt.X("prompts:O", title="prompts decoded together (64 new tokens each)"),
+        xOffset=alt.XOffset("decoding:N", sort=order),
+        y=alt.Y("tokens_per_s:Q", scale=alt.Scale(type="log"), title="generated tokens per second (best of 2, log)"),
+        color=alt.Color("decoding:N", sort=order, title=None),
+    ).properties(width=plots.WIDTH - 100, height=plots.HEIGHT)
