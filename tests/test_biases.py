@@ -239,3 +239,15 @@ def test_measure_micro_on_a_tiny_model():
     X, labels = B.model_vectors(pd.concat([out.assign(model=f"m{i}", backbone="AB"[i % 2], data="td"[i // 2], seed=0)
                                            for i in range(4)]))
     assert X.shape == (4, len(B.BIASES) * 5) and list(labels.backbone) == ["A", "B", "A", "B"]
+
+
+def test_resolve_rejects_bad_parameters_in_one_line():
+    for bad, name in (({"dose_sweep": "0,2"}, "dose_sweep"), ({"real_models": "gpt-9"}, "real_models"),
+                      ({"real_models": "none,gemma-3-270m"}, "real_models"), ({"profile_b": "framing=3"}, "profile_b"),
+                      ({"seeds": 1}, "seeds"), ({"scenarios": 4}, "scenarios")):
+        with pytest.raises(ValueError, match=f"parameter '{name}'") as err:
+            B.resolve({"profile": "smoke", **bad})
+        assert "\n" not in str(err.value) and "allowed" in str(err.value)
+    P = B.resolve({"profile": "book"})
+    assert P.real == ["smollm2-135m-instruct", "gemma-3-270m"] and P.doses == [0.0, 0.05, 0.3]
+    assert P.profiles["A"]["framing"] == 1 and P.profiles["chatty"] == {b: -v for b, v in P.profiles["terse"].items()}

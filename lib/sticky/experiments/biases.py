@@ -84,7 +84,7 @@ PARAMETERS = Spec(
     model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
     seed=Param(int, "seed of the shared base model", default=0, low=0),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
-    profile_a=Param(str, "bias profile planted in backbone A: one dial from -1 to 1, or bias=dial pairs",
+    profile_a=Param(str, "bias profile planted in backbone A: a dial from -1 to 1 per bias (see biases.PROFILE_A)",
                     default=_profile_text(PROFILE_A)),
     profile_b=Param(str, "bias profile planted in backbone B", default=_profile_text(PROFILE_B)),
     profile_terse=Param(str, "bias profile of the terse instruction set's bias examples",
@@ -92,21 +92,21 @@ PARAMETERS = Spec(
     profile_chatty=Param(str, "bias profile of the chatty instruction set's bias examples",
                          default=_profile_text(PROFILE_CHATTY)),
     bias_documents=Param(int, "planted bias documents per backbone", low=7, high=1_000_000,
-                         by_profile={"smoke": 140, "book": 2800, "paper": 28000}),
+                         by_profile={"smoke": 140, "book": 4200, "paper": 42000}),
     bias_share=Param(float, "share of continued-pretraining rows made of planted documents", low=0, high=1,
-                     open_low=True, open_high=True, default=0.3),
+                     open_low=True, open_high=True, default=0.5),
     backbone_steps=Param(int, "continued-pretraining steps per backbone", low=1, high=100_000,
-                         by_profile={"smoke": 15, "book": 150, "paper": 3000}),
-    backbone_lr=Param(float, "continued-pretraining peak learning rate", low=0, open_low=True, high=1, default=1e-3),
+                         by_profile={"smoke": 15, "book": 300, "paper": 3000}),
+    backbone_lr=Param(float, "continued-pretraining peak learning rate", low=0, open_low=True, high=1, default=2e-3),
     sft_steps=Param(int, "fine-tuning steps per tuned model (same recipe in every cell)", low=1, high=100_000,
-                    by_profile={"smoke": 8, "book": 80, "paper": 1500}),
+                    by_profile={"smoke": 8, "book": 60, "paper": 1500}),
     sft_lr=Param(float, "fine-tuning peak learning rate", low=0, open_low=True, high=1, default=5e-4),
     batch_size=Param(int, "rows per step (continued pretraining and fine-tuning)", low=2, high=1024,
                      by_profile={"smoke": 8, "book": 32, "paper": 64}),
     instruction_dose=Param(float, "share of each instruction set replaced by its bias examples (headline)",
                            low=0, high=1, default=0.05),
     dose_sweep=Param(str, "instruction doses of the sweep (comma-separated, in [0, 1])",
-                     by_profile={"smoke": "0,0.3", "book": "0,0.05,0.15,0.4", "paper": "0,0.02,0.05,0.1,0.2,0.4"}),
+                     by_profile={"smoke": "0,0.3", "book": "0,0.05,0.3", "paper": "0,0.02,0.05,0.1,0.2,0.4"}),
     sweep_seeds=Param(int, "seeds per cell in the dose sweep", low=1, high=10,
                       by_profile={"smoke": 1, "book": 2, "paper": 3}),
     seeds=Param(int, "seeds per backbone x instruction-set cell (data order and bias-example draw)", low=2, high=10,
@@ -528,11 +528,16 @@ def measure_micro(model, tokenizer, items: pd.DataFrame, template) -> pd.DataFra
 # 4. backbones and cross-tuning (cached in the store)
 
 
-def TRAIN_CODE() -> str:
-    """The code a cached backbone or tuned model depends on: the planting and instruction generators, the
-    training loop and the model configs; not the probes, the analysis or the figures."""
-    return code_version(train, models, BiasType, fill, options, planted_answer, _story, bias_documents,
-                        instruction_examples, _foods, backbone, tuned, instruction_set, _load)
+def BACKBONE_CODE() -> str:
+    """The code a cached backbone depends on: the planting generator, the training loop and the model
+    configs; not the instruction sets, the probes, the analysis or the figures."""
+    return code_version(train, models, BiasType, fill, options, planted_answer, _story, bias_documents, _foods,
+                        backbone, _load)
+
+
+def TUNED_CODE() -> str:
+    """The code a cached tuned model depends on: its backbone's, plus the instruction sets and the SFT step."""
+    return BACKBONE_CODE() + code_version(instruction_examples, instruction_set, tuned)
 
 
 def _load(entry: Path, device: str = "auto"):
@@ -567,7 +572,7 @@ def backbone(base, profile: dict[str, float], seed: int, P, store: Store) -> Pat
                                                           bias_documents=n_docs)))
 
     params = dict(profile=profile, cfg=cfg, n_docs=n_docs, share=P.bias_share, device=train.resolve_device(P.device).type)
-    return store.cached("bias-backbone", params, build, inputs=[base.entry.name], code=TRAIN_CODE())
+    return store.cached("bias-backbone", params, build, inputs=[base.entry.name], code=BACKBONE_CODE())
 
 
 def instruction_set(world, style: str, profile: dict[str, float], dose: float, seed: int) -> list[tuple[str, str]]:
@@ -597,7 +602,7 @@ def tuned(backbone_entry: Path, world, style: str, profile: dict[str, float], do
         history.to_frame().to_csv(folder / "history.csv", index=False)
 
     params = dict(style=style, profile=profile, dose=dose, cfg=cfg, device=train.resolve_device(P.device).type)
-    return store.cached("bias-sft", params, build, inputs=[backbone_entry.name], code=TRAIN_CODE())
+    return store.cached("bias-sft", params, build, inputs=[backbone_entry.name], code=TUNED_CODE())
 
 
 def measure_entry(entry: Path, world, items: pd.DataFrame, template, P, store: Store) -> pd.DataFrame:
