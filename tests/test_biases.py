@@ -251,3 +251,23 @@ def test_resolve_rejects_bad_parameters_in_one_line():
     P = B.resolve({"profile": "book"})
     assert P.real == ["smollm2-135m-instruct", "gemma-3-270m"] and P.doses == [0.0, 0.05, 0.3]
     assert P.profiles["A"]["framing"] == 1 and P.profiles["chatty"] == {b: -v for b, v in P.profiles["terse"].items()}
+
+
+def test_real_battery_and_its_measurement_path():
+    items = B.real_items()
+    assert set(items.bias) == set(B.BIASES) and items.groupby("bias").scenario.nunique().min() >= 5
+    for _, g in items.groupby(["bias", "scenario"]):
+        assert sorted(g.treated) == [False, True] and g.story.nunique() == 2
+    assert set(items[items.bias == "anchoring"].anchor) <= set(range(1, 10))
+    tok = make_tokenizer()
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    first = next(items.itertuples())
+    assert B.real_prompt(first, tok, chat=False).endswith("\nAnswer:")
+    out = B.measure_real(model, tok, B.real_items(5), chat=False)
+    assert len(out) == len(B.BIASES) * 5 and out.score.between(-1, 1).all()
+    prof = B.bias_profile(out.assign(model="tiny"))
+    assert (prof.low <= prof.score).all() and (prof.score <= prof.high).all()

@@ -835,9 +835,16 @@ def real_items(scenarios: int | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _space_first(tokenizer) -> bool:
+    """Whether " 5" is a bare space token and then "5" (Gemma's and SmolLM2's tokenizers): a base model's
+    digit answer then starts with the space, so its prompt must end with it for the digit to be next."""
+    return len(tokenizer(" 5", add_special_tokens=False)["input_ids"]) > 1
+
+
 def real_prompt(row, tokenizer, chat: bool) -> str:
     """The probe text: story, question, lettered options (choice items); for a chat model its chat template
-    with the generation prompt, for a base model a plain "Answer:" cue."""
+    with the generation prompt, for a base model a plain "Answer:" cue (for a digit answer "Answer: " when
+    the tokenizer writes a digit after a separate space token)."""
     lines = [row.story, row.question]
     if row.options:
         lines += [f"A) {row.options[0]}", f"B) {row.options[1]}"]
@@ -848,7 +855,8 @@ def real_prompt(row, tokenizer, chat: bool) -> str:
         user = "\n".join(lines + ([cue] if cue else []))
         return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
                                              add_generation_prompt=True)
-    return "\n".join(lines) + "\nAnswer:"
+    space = not row.options and _space_first(tokenizer)
+    return "\n".join(lines) + ("\nAnswer: " if space else "\nAnswer:")
 
 
 def single_token(tokenizer, word: str, chat: bool) -> int:
@@ -867,7 +875,8 @@ def measure_real(model, tokenizer, items: pd.DataFrame, chat: bool) -> pd.DataFr
     first answer position, last position's logits only."""
     prompts = [real_prompt(r, tokenizer, chat) for r in items.itertuples()]
     letters = {w: single_token(tokenizer, w, chat) for w in "AB"}
-    digits = [single_token(tokenizer, d, chat) for d in DIGITS]
+    # a digit comes right after the prompt's trailing space (base models) or at the turn's start (chat)
+    digits = [single_token(tokenizer, d, chat or _space_first(tokenizer)) for d in DIGITS]
     matrix = probe.probs_matrix(model, tokenizer, prompts, [letters["A"], letters["B"], *digits], batch_size=16)
     is_num = items.options.isna().to_numpy()
     pa, pb = matrix[:, 0], matrix[:, 1]
@@ -895,7 +904,8 @@ def real_track(names: list[str], scenarios: int | None, store: Store | None = No
 
         params = dict(model=name, items=items.drop(columns="options").to_dict("records"), chat=chat)
         res = store.json("bias-real", params, compute, code=code_version(
-            probe, measure_real, real_prompt, single_token, scenario_scores, choice_score, ratio_scale_score))
+            probe, measure_real, real_prompt, single_token, _space_first, scenario_scores, choice_score,
+            ratio_scale_score))
         frames.append(pd.DataFrame(res["rows"]).assign(model=name, option_mass=res["option_mass"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
