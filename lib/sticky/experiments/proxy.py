@@ -76,6 +76,8 @@ PARAMETERS = Spec(
                 choices=tuple(models.MICRO_CONFIGS), by_profile={"smoke": "micro-m", "book": "micro-m", "paper": "micro-l"}),
     style=Param(str, "instruction format: polite (words the bases know) or chatty (the world's, unseen words)",
                 default="polite", choices=tuple(["polite", "chatty"])),
+    contrast_seeds=Param(int, "fine-tuning seeds of the contrast run in the other style (0 skips it)", low=0, high=10,
+                         default=1),
     seed=Param(int, "seed of the base models", default=0, low=0),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
     sft_seeds=Param(int, "fine-tuning seeds (expert and direct each tuned once per seed)", low=1, high=10,
@@ -520,6 +522,26 @@ def run_arms(arms: Arms, items: pd.DataFrame, alphas: Sequence[float] = (1.0,), 
     frame = pd.DataFrame(rows)
     meta = items.reset_index(drop=True)[["task", "kind", "mentions"]]
     return frame.join(meta, on="item").assign(seed=arms.seed)
+
+
+def other_style(style: str) -> str:
+    return "chatty" if style == "polite" else "polite"
+
+
+def contrast(small, large, P, store: Store | None = None) -> pd.DataFrame:
+    """The gap-closed table of the other instruction style, ``contrast_seeds`` fine-tuning seeds, alpha only."""
+    from types import SimpleNamespace
+
+    Q = SimpleNamespace(**{**vars(P), "style": other_style(P.style), "sft_seeds": P.contrast_seeds,
+                           "alpha_values": [P.alpha]})
+    facts = split_facts(large.world, P.world_seed)
+    items = eval_items(large.world, facts, P.items_per_task, seed=P.seed, style=Q.style)
+    run = run_seeds(small, large, items, Q, store)
+    table = gap_closed(run["results"], P.alpha, seed=P.seed)
+    acc = accuracy_table(run["results"], P.alpha)
+    small_acc = acc[acc.arm == "small base"].set_index("task").accuracy
+    expert_acc = acc[acc.arm == "expert"].set_index("task").accuracy
+    return table.assign(style=Q.style, small_base=table.task.map(small_acc), expert=table.task.map(expert_acc))
 
 
 def run_seeds(small, large, items: pd.DataFrame, P, store: Store | None = None) -> dict:
