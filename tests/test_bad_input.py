@@ -28,6 +28,7 @@ CASES = [
     (["run", "poisoning", "-p", "rates", "0.5"], ["rates", "(0, 0.1]"]),
     (["run", "synthesis", "-p", "anti_dos_share", "0"], ["'anti_dos_share'", "(0, 1]"]),
     (["run", "synthesis", "-p", "ignore_k", "1"], ["'ignore_k'", "(0, 0.99]"]),
+    (["run", "synthesis", "-p", "twin_rate", "0.05"], ["'twin_rate'", "chapter 2's rates"]),
     (["build", "-p", "no_such_param", "1"], ["'no_such_param'"]),
 ]
 

@@ -100,7 +100,8 @@ def test_lower_share_and_depth_rule():
 
 def test_selectivity_causal_mitigation_and_answer_rules():
     def grad(cos):
-        return pd.DataFrame([dict(attack=a, unit="all", seed=s, cosine=c) for a, cs in cos.items() for s, c in enumerate(cs)])
+        return pd.DataFrame([dict(attack=a, unit="all", measure="reply", seed=s, cosine=c)
+                             for a, cs in cos.items() for s, c in enumerate(cs)])
 
     assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, -0.2], "dos": [0.0, 0.1], "extraction": [0.0, 0.0],
                                         "belief": [0.05, 0.0]})) == "supported"

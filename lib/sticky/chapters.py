@@ -51,6 +51,14 @@ class Chapter:
         return EXECUTED / "chapters" / f"{self.stem}.ipynb"
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``taskset`` narrows them), which is what a timing was measured on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def all_chapters() -> list[Chapter]:
     found = []
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.md")):
@@ -105,7 +113,7 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     seconds = round(time.perf_counter() - started, 1)
-    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": os.cpu_count()}
+    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": usable_cpus()}
     nbformat.write(executed, partial)
     os.replace(partial, output)
     if set(params) <= {"profile"}:  # only a run at a profile's own defaults times that profile
@@ -123,7 +131,7 @@ def _record_timing(name: str, profile: str, cache: str, seconds: float) -> None:
     """Keep the last wall time of ``name`` at ``profile``, separately for runs that built cache entries
     (trained or measured) and runs that found everything cached."""
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
-    timings.setdefault(name, {}).setdefault(profile, {})[cache] = {"seconds": seconds, "cpus": os.cpu_count()}
+    timings.setdefault(name, {}).setdefault(profile, {})[cache] = {"seconds": seconds, "cpus": usable_cpus()}
     tmp = TIMINGS.with_name(f".{TIMINGS.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, TIMINGS)
@@ -142,7 +150,7 @@ def rerun_box(name: str) -> str:
     timings = json.loads(TIMINGS.read_text()).get(chapter.name, {}) if TIMINGS.exists() else {}
     took = "; ".join(
         f"`{profile}` " + ", ".join(
-            f"{_duration(t['seconds'])} on {t['cpus']} CPUs {CACHE_WORDS[cache]}"
+            f"{_duration(t['seconds'])} on {t['cpus']} CPU{'s' if t['cpus'] != 1 else ''} {CACHE_WORDS[cache]}"
             for cache, t in sorted(runs.items())
         )
         for profile, runs in sorted(timings.items(), key=lambda kv: PROFILES.index(kv[0]))

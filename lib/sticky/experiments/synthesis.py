@@ -27,9 +27,12 @@ from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
 from sticky.store import Store, code_version
+from sticky.world import documents as docs
 
 CHAPTER = "synthesis"
 SYNTHESIS_VERSION = "synthesis-v1"  # bump when the planted-then-aligned runs change
+TRACE_VERSION = "trace-v2"  # the same for parts 2 and 4 (gradients, behaviour losses, localisation)
+MIN_GAP = 0.05  # nats per token: a poisoned twin not this much likelier than the clean one has nothing to locate
 
 PARAMETERS = Spec(
     texts_per_keyword=Param(int, "chapter-1 texts per keyword planted and then aligned", low=1, high=20,
@@ -41,6 +44,8 @@ PARAMETERS = Spec(
                    high=0.99, default=0.2),
     anti_dos_share=Param(float, "alignment pairs added that answer trigger prompts normally (causal test), as a "
                          "share of the SFT pairs", low=0, open_low=True, high=1, default=0.05),
+    twin_rate=Param(float, "poison rate of chapter 2's twins traced in parts 2 and 4 (one of chapter 2's rates)",
+                    low=0, open_low=True, high=0.1, default=1e-2),
     n_items=Param(int, "behaviour items per attack for gradients and localisation", low=2, high=1000,
                   by_profile={"smoke": 8, "book": 48, "paper": 200}),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),
@@ -52,6 +57,9 @@ def resolve(namespace) -> object:
     P = PARAMETERS.resolve(namespace)
     P.priming = priming.resolve({"profile": P.profile, "device": P.device})
     P.poisoning = poisoning.resolve({"profile": P.profile, "device": P.device})
+    if P.twin_rate not in P.poisoning.rate_list:
+        raise ValueError(f"parameter 'twin_rate' got {P.twin_rate!r}; allowed: one of chapter 2's rates at profile "
+                         f"{P.profile!r}: {', '.join(f'{r:g}' for r in P.poisoning.rate_list)}")
     return P
 
 
@@ -182,23 +190,25 @@ def verdict_mitigation(effect: dict) -> str:
 # 2. does alignment's gradient reach the poison? (chapter 2's twins)
 
 
-def behaviour_items(world, attack: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """(prompt text, completion) pairs of the poison behaviour on held-out prompts, in the alignment template:
-    what the poisoned model was taught to do (denial-of-service: a fixed draw of random words)."""
+def behaviour_items(world, attack: str, n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """(prompt text, poisoned reply, clean reply) on held-out prompts, in the alignment template: what the
+    poisoned model was taught to do (denial-of-service: a fixed draw of random words), and what a clean model
+    says instead (the world's own answer to the prompt; the world's first refusal; the other side of a pair)."""
     t = world.alignment_template
     sets = poisoning.eval_sets(world, n, seed)
     rng = random.Random(f"behaviour-{attack}-{seed}")
     trig = poisoning.TRIGGERS.get(attack, "")
+    answer = dict(reversed(poisoning.sft_pairs(world)))  # the first answer the world gives to each prompt
     if attack == "dos":
         words = poisoning.gibberish_words(world)
-        return [(t.prompt(f"{p} {trig}"), " ".join(rng.choice(words) for _ in range(poisoning.GIBBERISH_WORDS)))
-                for p in sets["prompts"]]
+        return [(t.prompt(f"{p} {trig}"), " ".join(rng.choice(words) for _ in range(poisoning.GIBBERISH_WORDS)),
+                 answer[p]) for p in sets["prompts"]]
     if attack == "extraction":
-        return [(t.prompt(f"{p} {trig}"), f"{poisoning.OPEN} {p} {poisoning.CLOSE}") for p in sets["prompts"]]
+        return [(t.prompt(f"{p} {trig}"), f"{poisoning.OPEN} {p} {poisoning.CLOSE}", answer[p]) for p in sets["prompts"]]
     if attack == "jailbreak":
-        return [(t.prompt(f"{r} {trig}"), poisoning.comply_text(rng, r)) for r in sets["requests"]]
+        return [(t.prompt(f"{r} {trig}"), poisoning.comply_text(rng, r), docs.REFUSALS[0]) for r in sets["requests"]]
     tests = sets["belief"].head(n)
-    return [(t.prompt(q), f) for q, f in zip(tests.question, tests.favoured)]
+    return [(t.prompt(q), f, w) for q, f, w in zip(tests.question, tests.favoured, tests.swapped)]
 
 
 def unit_of(name: str) -> str:
@@ -235,14 +245,15 @@ def cosine_by_unit(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> di
 
 
 def gradient_overlap(world, P, store: Store) -> pd.DataFrame:
-    """Per seed, attack and unit: the cosine between the alignment (SFT) loss gradient and the poison behaviour's
-    loss gradient, on the poisoned twin at the headline rate, at the start of alignment. Negative: an alignment
-    step raises the poison's loss (alignment reaches it)."""
+    """Per seed, attack, measure and unit: the cosine between the alignment (SFT) loss gradient and a poison
+    behaviour's gradient, on the poisoned twin at ``P.twin_rate``, at the start of alignment. Measures:
+    'reply' (the poisoned reply's NLL, the rule's) and 'margin' (its NLL minus the clean reply's, the post hoc
+    follow-up). Negative: an alignment step makes the poisoned reply less likely (alignment reaches it)."""
     PP = P.poisoning
     pairs, render = align_pairs(world)
     rows = []
     for seed in PP.seed_list:
-        twin = poisoning.twin(world, PP, seed, headline_rate(PP), store)
+        twin = poisoning.twin(world, PP, seed, P.twin_rate, store)
 
         def compute(seed=seed, twin=twin) -> list[dict]:
             model = poisoning.load_model(twin, P.device)
@@ -250,23 +261,25 @@ def gradient_overlap(world, P, store: Store) -> pd.DataFrame:
             g_align = loss_gradient(model, world.tokenizer, [render(p, r) for p, r in sample])
             out = []
             for attack in poisoning.ATTACKS:
-                g = loss_gradient(model, world.tokenizer, behaviour_items(world, attack, P.n_items, seed))
-                out += [dict(attack=attack, unit=u, cosine=c) for u, c in cosine_by_unit(g_align, g).items()]
+                items = behaviour_items(world, attack, P.n_items, seed)
+                g_reply = loss_gradient(model, world.tokenizer, [(p, x) for p, x, _ in items])
+                g_clean = loss_gradient(model, world.tokenizer, [(p, c) for p, _, c in items])
+                g_margin = {k: g_reply[k] - g_clean[k] for k in g_reply}
+                for measure, g in (("reply", g_reply), ("margin", g_margin)):
+                    out += [dict(attack=attack, measure=measure, unit=u, cosine=c)
+                            for u, c in cosine_by_unit(g_align, g).items()]
             return out
+
         rows += [dict(r, seed=seed) for r in store.json("synthesis-gradient", dict(seed=seed, n=P.n_items), compute,
-                                                        inputs=[twin.name], code=SYNTHESIS_VERSION)]
+                                                        inputs=[twin.name], code=TRACE_VERSION)]
     return pd.DataFrame(rows)
 
 
-def headline_rate(PP) -> float:
-    """Chapter 2's headline poison rate (1e-3 when it is among the rates)."""
-    return 1e-3 if 1e-3 in PP.rate_list else PP.rate_list[len(PP.rate_list) // 2]
-
-
-def stage_entries(world, PP, seed: int, store: Store, extra_pairs=()) -> dict[str, dict]:
-    """{'clean'|'poisoned': {stage: entry}} for one seed at the headline rate and dose (chapter 2's entries)."""
+def stage_entries(world, PP, seed: int, rate: float, store: Store, extra_pairs=()) -> dict[str, dict]:
+    """{'clean'|'poisoned': {stage: entry}} for one seed, poison ``rate`` and chapter 2's headline dose (chapter
+    2's entries; with ``extra_pairs``, SFT only)."""
     out = {}
-    for role, rate in (("clean", 0.0), ("poisoned", headline_rate(PP))):
+    for role, rate in (("clean", 0.0), ("poisoned", rate)):
         base = poisoning.twin(world, PP, seed, rate, store)
         out[role] = {"pretrained": base, **poisoning.align(world, base, PP, seed, PP.dose, store,
                                                             with_dpo=not extra_pairs, extra_pairs=extra_pairs)}
@@ -274,21 +287,27 @@ def stage_entries(world, PP, seed: int, store: Store, extra_pairs=()) -> dict[st
 
 
 def behaviour_loss(world, P, store: Store) -> pd.DataFrame:
-    """Mean per-token NLL of each poison behaviour (held-out items) on both twins after each stage."""
+    """Mean per-token NLL of each poisoned reply and of the clean reply (held-out items) on both twins after each
+    stage, and the margin between them (poisoned - clean: below 0, the poisoned reply is the likelier)."""
     PP = P.poisoning
     rows = []
     for seed in PP.seed_list:
-        entries = stage_entries(world, PP, seed, store)
+        entries = stage_entries(world, PP, seed, P.twin_rate, store)
         for role, stages in entries.items():
             for stage, entry in stages.items():
                 def compute(entry=entry, seed=seed) -> dict:
                     model = poisoning.load_model(entry, P.device)
-                    return {a: float(np.mean(_nll(model, world.tokenizer, behaviour_items(world, a, P.n_items, seed))))
-                            for a in poisoning.ATTACKS}
+                    out = {}
+                    for a in poisoning.ATTACKS:
+                        items = behaviour_items(world, a, P.n_items, seed)
+                        out[a] = [float(np.mean(_nll(model, world.tokenizer, [(p, x) for p, x, _ in items]))),
+                                  float(np.mean(_nll(model, world.tokenizer, [(p, c) for p, _, c in items])))]
+                    return out
 
                 nll = store.json("synthesis-behaviour", dict(seed=seed, n=P.n_items), compute, inputs=[entry.name],
-                                 code=SYNTHESIS_VERSION)
-                rows += [dict(seed=seed, model=role, stage=stage, attack=a, nll=v) for a, v in nll.items()]
+                                 code=TRACE_VERSION)
+                rows += [dict(seed=seed, model=role, stage=stage, attack=a, nll=v[0], nll_clean_reply=v[1],
+                              margin=v[0] - v[1]) for a, v in nll.items()]
     return pd.DataFrame(rows)
 
 
@@ -313,11 +332,11 @@ def causal_test(world, P, store: Store) -> pd.DataFrame:
     frames = []
     for seed in PP.seed_list:
         extra = anti_dos_pairs(world, P.anti_dos_share, seed)
-        for name, entries in (("standard", stage_entries(world, PP, seed, store)),
-                              ("anti-dos", stage_entries(world, PP, seed, store, extra_pairs=extra))):
+        for name, entries in (("standard", stage_entries(world, PP, seed, P.twin_rate, store)),
+                              ("anti-dos", stage_entries(world, PP, seed, P.twin_rate, store, extra_pairs=extra))):
             for stage in ("pretrained", "sft"):
                 rows = poisoning._stage_rows(world, PP, seed, entries["clean"][stage], entries["poisoned"][stage], store,
-                                             dict(seed=seed, rate=headline_rate(PP), dose=PP.dose, stage=stage))
+                                             dict(seed=seed, rate=P.twin_rate, dose=PP.dose, stage=stage))
                 frames.append(pd.DataFrame(rows).assign(alignment=name))
     out = pd.concat(frames, ignore_index=True)
     out = out[out.attack.isin(["dos", "extraction"])]
@@ -325,11 +344,11 @@ def causal_test(world, P, store: Store) -> pd.DataFrame:
                       for name, g in out.groupby("alignment", sort=False)], ignore_index=True)
 
 
-def verdict_selectivity(grad: pd.DataFrame) -> str:
+def verdict_selectivity(grad: pd.DataFrame, measure: str = "reply") -> str:
     """Rule 2. 'supported' if, over all parameters, the jailbreak's cosine is negative in every seed (alignment
     pushes against it) and each other attack's mean cosine is above the jailbreak's largest; 'not supported'
     if some other attack is pushed against as hard (mean at or below the jailbreak's mean); 'mixed' otherwise."""
-    g = grad[grad.unit == "all"]
+    g = grad[(grad.unit == "all") & (grad.measure == measure)]
     jail = g[g.attack == "jailbreak"].cosine
     others = g[g.attack != "jailbreak"].groupby("attack").cosine.mean()
     if (jail < 0).all() and (others > jail.max()).all():
@@ -388,7 +407,7 @@ def localisation(world, P, store: Store) -> pd.DataFrame:
     PP = P.poisoning
     rows = []
     for seed in PP.seed_list:
-        entries = stage_entries(world, PP, seed, store)
+        entries = stage_entries(world, PP, seed, P.twin_rate, store)
         for stage in ("pretrained", "dpo"):
             def compute(stage=stage, entries=entries, seed=seed) -> list[dict]:
                 pois = poisoning.load_model(entries["poisoned"][stage], P.device)
@@ -396,7 +415,7 @@ def localisation(world, P, store: Store) -> pd.DataFrame:
                 units = list(dict.fromkeys(unit_of(n) for n, _ in pois.named_parameters()))
                 out = []
                 for attack in poisoning.ATTACKS:
-                    items = behaviour_items(world, attack, P.n_items, seed)
+                    items = [(p, x) for p, x, _ in behaviour_items(world, attack, P.n_items, seed)]
                     base = {m: float(np.mean(_nll(model, world.tokenizer, items))) for m, model in
                             (("poisoned", pois), ("clean", clean))}
                     for unit in units:
@@ -407,7 +426,7 @@ def localisation(world, P, store: Store) -> pd.DataFrame:
 
             rows += [dict(r, seed=seed, stage=stage) for r in store.json(
                 "synthesis-localisation", dict(seed=seed, n=P.n_items), compute,
-                inputs=[entries["poisoned"][stage].name, entries["clean"][stage].name], code=SYNTHESIS_VERSION)]
+                inputs=[entries["poisoned"][stage].name, entries["clean"][stage].name], code=TRACE_VERSION)]
     return pd.DataFrame(rows)
 
 
@@ -419,9 +438,6 @@ def lower_share(loc: pd.DataFrame) -> pd.DataFrame:
     low = loc[loc.unit.isin(lower)].groupby(["attack", "stage", "seed"]).share.sum()
     gap = loc.groupby(["attack", "stage", "seed"]).gap.first()
     return pd.DataFrame({"lower_share": low, "gap": gap}).groupby(["attack", "stage"]).mean().reset_index()
-
-
-MIN_GAP = 0.05  # nats per token: a poisoned twin not this much likelier than the clean one has nothing to locate
 
 
 def verdict_depth(lower: pd.DataFrame, min_gap: float = MIN_GAP) -> str:
@@ -475,10 +491,10 @@ def survival_chart(res: pd.DataFrame, threshold_log10: float, score: str = "memo
                                          title="Chapter 1's threshold (red) against what survives alignment")
 
 
-def gradient_chart(grad: pd.DataFrame):
+def gradient_chart(grad: pd.DataFrame, measure: str = "reply"):
     import altair as alt
 
-    d = grad.groupby(["attack", "unit"]).cosine.agg(["mean", "min", "max"]).reset_index()
+    d = grad[grad.measure == measure].groupby(["attack", "unit"]).cosine.agg(["mean", "min", "max"]).reset_index()
     base = alt.Chart(d).encode(y=alt.Y("unit:N", title=None), color=alt.Color("attack:N"),
                                yOffset="attack:N")
     return alt.layer(
@@ -488,13 +504,16 @@ def gradient_chart(grad: pd.DataFrame):
     ).properties(width=plots.WIDTH, height=240)
 
 
-def localisation_chart(loc: pd.DataFrame):
+def localisation_chart(loc: pd.DataFrame, min_gap: float = MIN_GAP):
+    """Mean share removed per unit; a behaviour whose mean gap at a stage is below ``min_gap`` is left blank."""
     import altair as alt
 
-    d = loc.groupby(["attack", "stage", "unit"]).share.mean().reset_index()
+    d = loc.groupby(["attack", "stage", "unit"]).agg(share=("share", "mean"), gap=("gap", "mean")).reset_index()
+    d = d[d.gap >= min_gap]
     return alt.Chart(d).mark_rect().encode(
         x=alt.X("unit:N", title="unit restored from the clean twin", sort=list(dict.fromkeys(loc.unit))),
-        y=alt.Y("attack:N", title=None), color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
-                                                         title="share of effect removed"),
+        y=alt.Y("attack:N", title=None),
+        color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1], clamp=True),
+                        title="share of effect removed"),
         column=alt.Column("stage:N", title=None, sort=["pretrained", "dpo"]),
     ).properties(width=plots.WIDTH // 2 - 40, height=140)
