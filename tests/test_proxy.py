@@ -306,3 +306,15 @@ def test_real_items_file_is_well_formed():
     items = proxy.real_items()
     assert {"task", "user", "answer"} <= set(items.columns) and len(items) >= 20
     assert items.answer.str.len().min() > 0
+
+
+def test_gap_closed_by_seed_by_hand():
+    rows = []
+    for seed in (0, 1):
+        for i, (b, p, d) in enumerate([(0, 1, 1), (0, seed, 1), (0, 1, 1), (0, 0, 1)]):
+            rows += [dict(item=i, arm="base", alpha=np.nan, correct=b, task="counting", seed=seed),
+                     dict(item=i, arm="proxy", alpha=1.0, correct=p, task="counting", seed=seed),
+                     dict(item=i, arm="direct", alpha=np.nan, correct=d, task="counting", seed=seed)]
+    by_seed = proxy.gap_closed_by_seed(pd.DataFrame(rows))
+    assert by_seed.counting.tolist() == pytest.approx([0.5, 0.75])  # 2 of 4 items, then 3 of 4
+    assert proxy.gap_closed(pd.DataFrame(rows)).gap_closed.iloc[0] == pytest.approx(0.625)  # items averaged over seeds

@@ -628,6 +628,12 @@ def knowledge_by_mentions(results: pd.DataFrame, alpha: float = 1.0) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def gap_closed_by_seed(results: pd.DataFrame, alpha: float = 1.0) -> pd.DataFrame:
+    """Gap closed per task for each fine-tuning seed alone (point estimates): the seed-to-seed spread."""
+    frames = [gap_closed(g, alpha, n_resamples=200).assign(seed=seed) for seed, g in results.groupby("seed")]
+    return pd.concat(frames).pivot(index="seed", columns="task", values="gap_closed")
+
+
 def alpha_table(results: pd.DataFrame) -> pd.DataFrame:
     """Proxy accuracy per task and alpha (Wilson 95%), with base and direct as references."""
     rows = []
