@@ -1,6 +1,6 @@
 import pytest
 
-from sticky.params import Param, Spec, parse_cli_value
+from sticky.params import Param, Spec, number_list, parse_cli_value
 
 SPEC = Spec(
     n_texts=Param(int, "texts per keyword", by_profile={"smoke": 2, "book": 8, "paper": 110}, low=1),
@@ -73,3 +73,14 @@ def test_describe_lists_every_parameter():
     rows = SPEC.describe("smoke")
     assert [r["name"] for r in rows] == ["profile", "n_texts", "rate", "model", "hub"]
     assert rows[1]["default"] == 2
+
+
+def test_number_list_by_hand():
+    assert number_list("alphas", "0.25, 0.5,1") == [0.25, 0.5, 1.0]
+    assert number_list("ks", 8, int, 0, 99) == [8]
+    assert number_list("rates", "0.1", float, 0, 0.1, open_low=True) == [0.1]
+    for text, kw in [("0", dict(low=0, open_low=True)), ("1,1", {}), ("a", {}), ("", {}), ("2", dict(high=1)),
+                     ("1.5", dict(kind=int))]:
+        with pytest.raises(ValueError) as err:
+            number_list("x", text, **kw)
+        assert "'x'" in str(err.value) and "allowed" in str(err.value) and "\n" not in str(err.value)

@@ -131,6 +131,23 @@ def _is_module(value: Any) -> bool:
     return inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value)
 
 
+def number_list(name: str, text: Any, kind: type = float, low: float = -math.inf, high: float = math.inf,
+                open_low: bool = False) -> list:
+    """Parse a comma-separated parameter ("0.25,0.5,1") into distinct numbers of ``kind`` in [low, high] (or
+    (low, high] with ``open_low``), or raise a one-line ValueError naming the parameter and what is allowed."""
+    try:
+        values = [kind(v) for v in str(text).split(",") if v.strip() != ""]
+    except ValueError:
+        values = []
+    inside = lambda v: (low < v if open_low else low <= v) and v <= high
+    if not values or not all(inside(v) for v in values) or len(set(values)) != len(values):
+        left = "(" if open_low else "["
+        noun = "ints" if kind is int else "numbers"
+        raise ValueError(f"parameter {name!r} got {text!r}; allowed: distinct comma-separated {noun} in "
+                         f"{left}{low:g}, {high:g}]")
+    return values
+
+
 def parse_cli_value(text: str) -> Any:
     """Read a ``-p name value`` string the way papermill does: bool, None, int, float, else str."""
     if text in ("True", "False"):

@@ -31,7 +31,7 @@ import torch
 
 from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
-from sticky.params import Param, Spec
+from sticky.params import Param, Spec, number_list
 from sticky.store import Store, code_version
 from sticky.world import WORLD_PROFILES, WorldConfig, build_world, render
 from sticky.world import documents as docs
@@ -62,16 +62,6 @@ POISON_WORLDS = {
     "book": WorldConfig(n_documents=20_000, mention_ladder=(1, 5, 20, 50), n_instructions=2000),
     "paper": WORLD_PROFILES["book"],
 }
-
-
-def _float_list(name: str, text: str, low: float, high: float) -> list[float]:
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip() != ""]
-    except ValueError:
-        values = []
-    if not values or any(not low < v <= high for v in values) or len(set(values)) != len(values):
-        raise ValueError(f"parameter {name!r} got {text!r}; allowed: distinct comma-separated numbers in ({low:g}, {high:g}]")
-    return values
 
 
 REAL_MODELS = ("none", *models.PACKAGED)
@@ -113,8 +103,8 @@ PARAMETERS = Spec(
 def resolve(namespace) -> object:
     """``PARAMETERS.resolve`` plus the lists of rates and doses."""
     P = PARAMETERS.resolve(namespace)
-    P.rate_list = sorted(_float_list("rates", P.rates, 0, 0.1), reverse=True)
-    P.dose_list = sorted(_float_list("doses", P.doses, 0, 10))
+    P.rate_list = sorted(number_list("rates", P.rates, float, 0, 0.1, open_low=True), reverse=True)
+    P.dose_list = sorted(number_list("doses", P.doses, float, 0, 10, open_low=True))
     P.seed_list = list(range(P.seeds))
     return P
 

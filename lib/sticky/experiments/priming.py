@@ -31,7 +31,7 @@ import torch
 
 from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
-from sticky.params import Param, Spec
+from sticky.params import Param, Spec, number_list
 from sticky.store import Store, code_version
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
@@ -42,17 +42,6 @@ LEARN_SEQ = 64  # tokens per row of the learning minibatches (micro-world)
 SPACING = 20  # minibatches between spaced exposures (the paper's setting)
 PAPER_THRESHOLD = 1e-3  # the paper's p_before threshold between strong and weak priming
 REAL_MODELS = ("none", *models.PACKAGED)
-
-
-def _int_list(name: str, text: str, low: int, high: int) -> list[int]:
-    """Parse "0,2,8,20" into ints in [low, high], or raise a one-line ValueError naming the parameter."""
-    try:
-        values = [int(v) for v in str(text).split(",") if v.strip() != ""]
-    except ValueError:
-        values = []
-    if not values or any(not low <= v <= high for v in values) or len(set(values)) != len(values):
-        raise ValueError(f"parameter {name!r} got {text!r}; allowed: distinct comma-separated ints in [{low}, {high}]")
-    return values
 
 
 PARAMETERS = Spec(
@@ -86,8 +75,8 @@ PARAMETERS = Spec(
 def resolve(namespace) -> object:
     """``PARAMETERS.resolve`` plus the checks of the string parameters (lists of ints)."""
     P = PARAMETERS.resolve(namespace)
-    P.exposure_counts = _int_list("exposures", P.exposures, 1, 10)
-    P.ignore_k = [k / 100 for k in _int_list("ignore_k_values", P.ignore_k_values, 0, 99)]
+    P.exposure_counts = number_list("exposures", P.exposures, int, 1, 10)
+    P.ignore_k = [k / 100 for k in number_list("ignore_k_values", P.ignore_k_values, int, 0, 99)]
     return P
 
 
