@@ -249,7 +249,7 @@ def test_resolve_rejects_bad_parameters_in_one_line():
             B.resolve({"profile": "smoke", **bad})
         assert "\n" not in str(err.value) and "allowed" in str(err.value)
     P = B.resolve({"profile": "book"})
-    assert P.real == ["smollm2-135m-instruct", "gemma-3-270m"] and P.doses == [0.0, 0.05, 0.3]
+    assert P.real == ["smollm2-135m-instruct", "gemma-3-270m"] and P.doses == [0.0, 0.05, 0.3, 0.8]
     assert P.profiles["A"]["framing"] == 1 and P.profiles["chatty"] == {b: -v for b, v in P.profiles["terse"].items()}
 
 

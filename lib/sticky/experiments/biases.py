@@ -106,7 +106,7 @@ PARAMETERS = Spec(
     instruction_dose=Param(float, "share of each instruction set replaced by its bias examples (headline)",
                            low=0, high=1, default=0.05),
     dose_sweep=Param(str, "instruction doses of the sweep (comma-separated, in [0, 1])",
-                     by_profile={"smoke": "0,0.3", "book": "0,0.05,0.3", "paper": "0,0.02,0.05,0.1,0.2,0.4"}),
+                     by_profile={"smoke": "0,0.3", "book": "0,0.05,0.3,0.8", "paper": "0,0.02,0.05,0.1,0.2,0.4"}),
     sweep_seeds=Param(int, "seeds per cell in the dose sweep", low=1, high=10,
                       by_profile={"smoke": 1, "book": 2, "paper": 3}),
     seeds=Param(int, "seeds per backbone x instruction-set cell (data order and bias-example draw)", low=2, high=10,
