@@ -648,7 +648,7 @@ def knowledge_retention(results: pd.DataFrame, seed: int = 0, n_resamples: int =
     interval, and both against the large base."""
     m = _matrix(results, "knowledge", 1.0)
     diff = m[:, 1] - m[:, 2]
-    lo, hi = stats.bootstrap_interval(diff, seed=seed, n_resamples=n_resamples)
+    lo, hi = (round(v, 12) for v in stats.bootstrap_interval(diff, seed=seed, n_resamples=n_resamples))  # 0 is 0
     return dict(proxy=m[:, 1].mean(), direct=m[:, 2].mean(), base=m[:, 0].mean(), proxy_minus_direct=diff.mean(),
                 ci_low=lo, ci_high=hi, items=len(m))
 
