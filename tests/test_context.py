@@ -212,3 +212,31 @@ def test_finetune_texts_avoid_the_evaluation_template(world):
     qa = world.template("qa")
     assert not any(t.startswith(qa.user_prefix + " ") for t in texts)
     assert all(any(v in t.split(" ") for v in facts.value) for t in texts)
+
+
+def test_reading_course_has_the_designed_shares(world):
+    background = list(world.pretrain["text"])
+    known = set(world.facts.entity[~world.facts.held_out])
+    cues = tuple(context.docs.CONTEXT_CUES)
+
+    def extra_passages(texts):
+        """The reading course's own passages: context documents (they open with a cue) beyond the corpus."""
+        left = {}
+        for t in background:
+            left[t] = left.get(t, 0) + 1
+        out = []
+        for t in texts:
+            if left.get(t, 0):
+                left[t] -= 1
+            else:
+                out.append(t)
+        return out
+
+    texts = context.reading_course_texts(world, share=0.2, counterfactual=0.25, seed=0)
+    extra = extra_passages(texts)
+    assert len(extra) == len(texts) - len(background) == round(len(background) * 0.2 / 0.8)
+    assert all(t.startswith(cues) for t in extra)
+    contra = [t for t in extra if known & set(t.split(" "))]
+    assert len(contra) == round(len(extra) * 0.25)
+    none = extra_passages(context.reading_course_texts(world, share=0.2, counterfactual=0.0, seed=0))
+    assert none and not [t for t in none if known & set(t.split(" "))]

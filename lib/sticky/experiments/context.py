@@ -72,6 +72,8 @@ PARAMETERS = Spec(
                        high=100_000, by_profile={"smoke": 20, "book": 300, "paper": 2000}),
     reader_share=Param(float, "share of the reading course's documents that are passage -> question -> answer",
                        low=0, high=1, open_high=True, default=0.3),
+    reader_counterfactual=Param(float, "share of the reading course's passages that contradict a known fact",
+                                low=0, high=1, default=0.0),
     contexts_per_fact=Param(int, "counterfactual passages per kept fact (each a different context value)", low=1,
                             high=20, by_profile={"smoke": 2, "book": 4, "paper": 8}),
     scale_factors=Param(str, "factors that multiply one head's output in the scaling sweep",
@@ -104,18 +106,27 @@ def resolve(namespace) -> object:
 # 1. the reading course
 
 
-def reading_course_texts(world, share: float, seed: int) -> list[str]:
-    """The world's pre-training documents plus new passage -> question -> answer documents (written by the
-    world's own ``contexts`` generator, so a quarter contradict a known fact) making ``share`` of the total."""
+def reading_course_texts(world, share: float, counterfactual: float, seed: int) -> list[str]:
+    """The world's pre-training documents plus new passage -> question -> answer documents making ``share`` of
+    the total. They come from the world's own ``contexts`` generator; of them, ``counterfactual`` contradict a
+    known fact of the world (the generator writes a quarter so; we keep the share asked for), the rest are
+    about story-only people, whose facts the model cannot know."""
     background = list(world.pretrain["text"])
     n_extra = round(len(background) * share / (1 - share))
-    extra = docs.contexts(n_extra, world.facts, random.Random(f"reading-course-{seed}"))
-    texts = background + extra
+    known = set(world.facts.entity[~world.facts.held_out])
+    n_cf = round(n_extra * counterfactual)
+    story, contra, batch = [], [], 0
+    while len(story) < n_extra - n_cf or len(contra) < n_cf:
+        for text in docs.contexts(max(n_extra, 100), world.facts, random.Random(f"reading-course-{seed}-{batch}")):
+            (contra if known & set(text.split(" ")) else story).append(text)
+        batch += 1
+    texts = background + story[: n_extra - n_cf] + contra[:n_cf]
     random.Random(f"reading-order-{seed}").shuffle(texts)
     return texts
 
 
-def reader(base, steps: int, share: float, seed: int, device: str = "auto", store: Store | None = None):
+def reader(base, steps: int, share: float, counterfactual: float, seed: int, device: str = "auto",
+           store: Store | None = None):
     """(model, store entry name): the base model after the reading course (cached under the base model's
     entry); with ``steps == 0``, the base model itself."""
     from transformers import LlamaForCausalLM
@@ -130,13 +141,13 @@ def reader(base, steps: int, share: float, seed: int, device: str = "auto", stor
     def build(folder: Path) -> None:
         model = LlamaForCausalLM.from_pretrained(base.entry, dtype=torch.float32)
         tok = base.tokenizer
-        ids = tok(reading_course_texts(base.world, share, seed), add_special_tokens=False)["input_ids"]
+        ids = tok(reading_course_texts(base.world, share, counterfactual, seed), add_special_tokens=False)["input_ids"]
         blocks = train.pack(ids, cfg.seq_len, tok.bos_token_id, tok.eos_token_id)
         history = train.pretrain(model, blocks, cfg)
         model.save_pretrained(folder)
         history.to_frame().to_csv(folder / "history.csv", index=False)
 
-    params = dict(steps=steps, share=share, seed=seed, cfg={k: v for k, v in vars(cfg).items() if k != "device"},
+    params = dict(steps=steps, share=share, counterfactual=counterfactual, seed=seed, cfg={k: v for k, v in vars(cfg).items() if k != "device"},
                   device=train.resolve_device(device).type)
     entry = store.cached("context-reader", params, build, inputs=[base.entry.name],
                          code=code_version(train, reading_course_texts, docs.contexts))
@@ -710,11 +721,14 @@ def real_pairs(tokenizer, n: int) -> pd.DataFrame:
     return pairs
 
 
-REAL_QUESTION = "Q: What is the capital of {c}? A:"
+# The answer is asked as a cloze after "A:" because Gemma's tokenizer writes a bare space token after "A:"
+# (the city then follows without its leading space): the cloze makes the city the very next token.
+REAL_QUESTION = "Q: What is the capital of {c}? A: The capital of {c} is"
 REAL_PASSAGE = "The capital of {c} is {v}."
 REAL_VARIANTS = {
     "baseline": "{passage} {question}",
-    "according to the passage": "{passage} Q: According to the passage, what is the capital of {c}? A:",
+    "according to the passage": "{passage} Q: According to the passage, what is the capital of {c}? A: "
+                                "According to the passage, the capital of {c} is",
     "instruction": "Answer the question using only the context.\nContext: {passage}\n{question}",
     "passage three times": "{passage} {passage} {passage} {question}",
 }
