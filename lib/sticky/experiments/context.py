@@ -154,12 +154,6 @@ def reader(base, steps: int, share: float, counterfactual: float, seed: int, dev
     return LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval(), entry.name
 
 
-def reader_history(entry_model) -> pd.DataFrame:
-    """The reading course's loss curve (empty for the base model)."""
-    path = Path(getattr(entry_model, "name_or_path", "")) / "history.csv"
-    return pd.read_csv(path) if path.exists() else pd.DataFrame()
-
-
 def context_following(model, world, seed: int = 0) -> pd.DataFrame:
     """Does the model read context at all? Facts of held-out entities (it has no prior) stated in a passage,
     then asked: the share answered with the passage's value, per relation, with Wilson intervals."""
@@ -970,9 +964,9 @@ def evaluation_chart(evaluation: pd.DataFrame, title: str):
     import altair as alt
 
     long = pd.concat([
-        evaluation.assign(measure="in-context rate, counterfactual context", value=evaluation.in_context_rate,
+        evaluation.assign(measure="in-context rate (counterfactual)", value=evaluation.in_context_rate,
                           lo=evaluation.ci_low, hi=evaluation.ci_high),
-        evaluation.assign(measure="accuracy, correct context (control)", value=evaluation.correct_context_accuracy,
+        evaluation.assign(measure="accuracy (true passage)", value=evaluation.correct_context_accuracy,
                           lo=evaluation.correct_low, hi=evaluation.correct_high),
     ])
     base = alt.Chart(long).encode(y=alt.Y("condition:N", sort=list(evaluation.condition), title=None),
