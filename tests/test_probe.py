@@ -35,7 +35,8 @@ def test_next_token_probs_equal_unpadded_forward(tok, model):
     want = [plain_logprobs(model, ids_of(tok, p))[-1, ids_of(tok, t, False)[0]].exp().item() for p, t in zip(PROMPTS, targets)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
     # ids work as targets too, and a multi-token target is refused
-    np.testing.assert_allclose(probe.next_token_probs(model, tok, PROMPTS, [ids_of(tok, t, False)[0] for t in targets]), got)
+    ids = [ids_of(tok, t, False)[0] for t in targets]
+    np.testing.assert_allclose(probe.next_token_probs(model, tok, PROMPTS, ids, batch_size=3), got)  # same batches
     with pytest.raises(ValueError, match="single-token"):
         probe.next_token_probs(model, tok, ["the"], ["red sky"])
 
