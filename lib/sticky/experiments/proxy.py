@@ -45,7 +45,7 @@ from transformers import LlamaForCausalLM
 
 from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards
-from sticky.params import Param, Spec
+from sticky.params import Param, Spec, number_list
 from sticky.store import Store, code_version
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
@@ -56,17 +56,6 @@ PAPER_GAP_CLOSED = (0.88, 0.91)  # 70B and 13B averages (the paper's abstract)
 TASKS = ("instruction", "knowledge", "counting")
 ALPHAS_DEFAULT = "0.25,0.5,1,1.5,2"
 REAL_NONE = "none"
-
-
-def _float_list(name: str, text: str, low: float, high: float) -> list[float]:
-    """Parse "0.25,0.5,1" into distinct floats in [low, high], or a one-line ValueError naming the parameter."""
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip() != ""]
-    except ValueError:
-        values = []
-    if not values or any(not low <= v <= high for v in values) or len(set(values)) != len(values):
-        raise ValueError(f"parameter {name!r} got {text!r}; allowed: distinct comma-separated numbers in [{low:g}, {high:g}]")
-    return values
 
 
 PARAMETERS = Spec(
@@ -111,7 +100,7 @@ PARAMETERS = Spec(
 def resolve(namespace) -> object:
     """``PARAMETERS.resolve`` plus the alpha list and the real track's ids (all four or none)."""
     P = PARAMETERS.resolve(namespace)
-    P.alpha_values = sorted(set(_float_list("alphas", P.alphas, 0.0, 10.0)))
+    P.alpha_values = sorted(set(number_list("alphas", P.alphas, float, 0.0, 10.0)))
     real = [P.real_large, P.real_direct, P.real_small, P.real_expert]
     if len({r == REAL_NONE for r in real}) != 1:
         raise ValueError("parameters 'real_large', 'real_direct', 'real_small', 'real_expert' must all be hub ids "
