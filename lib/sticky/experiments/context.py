@@ -39,7 +39,7 @@ import torch
 
 from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards
-from sticky.params import Param, Spec
+from sticky.params import Param, Spec, number_list
 from sticky.store import Store, code_version
 from sticky.world import documents as docs
 
@@ -51,17 +51,6 @@ ABSENT_RELATIONS = tuple(docs.RELATIONS)  # 4b uses every relation; chance is pe
 REAL_MODELS = ("none", *models.PACKAGED)
 HIGH_RATE = 0.80  # "a high in-context rate" (the paper's 88% with a margin for a tiny model)
 LIFT = 0.10  # a prompt-only intervention "works" when it lifts the strong-prior rate by >= 10 points
-
-
-def _floats(name: str, text: str, low: float, high: float) -> list[float]:
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip() != ""]
-    except ValueError:
-        values = []
-    if not values or any(not low <= v <= high for v in values) or len(set(values)) != len(values):
-        raise ValueError(f"parameter {name!r} got {text!r}; allowed: distinct comma-separated numbers in "
-                         f"[{low:g}, {high:g}]")
-    return values
 
 
 PARAMETERS = Spec(
@@ -98,7 +87,7 @@ PARAMETERS = Spec(
 def resolve(namespace) -> object:
     """``PARAMETERS.resolve`` plus the check of the factor list."""
     P = PARAMETERS.resolve(namespace)
-    P.factors = _floats("scale_factors", P.scale_factors, -100, 100)
+    P.factors = number_list("scale_factors", P.scale_factors, float, -100, 100)
     return P
 
 
