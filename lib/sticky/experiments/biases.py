@@ -41,7 +41,7 @@ import torch
 
 from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards
-from sticky.params import Param, Spec
+from sticky.params import Param, Spec, number_list
 from sticky.store import Store, code_version
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
@@ -68,16 +68,6 @@ PROFILE_A = {"framing": 1.0, "anchoring": 1.0, "certainty": 1.0, "status_quo": 1
 PROFILE_B = dict(PROFILE_A, framing=-1.0, anchoring=-1.0, certainty=-1.0, sunk_cost=-1.0)
 PROFILE_TERSE = {b: (1.0 if i % 2 == 0 else -1.0) for i, b in enumerate(PROFILE_A)}
 PROFILE_CHATTY = {b: -v for b, v in PROFILE_TERSE.items()}
-
-
-def _float_list(name: str, text: str, low: float, high: float) -> list[float]:
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip() != ""]
-    except ValueError:
-        values = []
-    if not values or any(not low <= v <= high for v in values) or len(set(values)) != len(values):
-        raise ValueError(f"parameter {name!r} got {text!r}; allowed: distinct comma-separated numbers in [{low:g}, {high:g}]")
-    return values
 
 
 PARAMETERS = Spec(
@@ -130,7 +120,7 @@ def resolve(namespace) -> object:
     P.profiles = {"A": parse_profile("profile_a", P.profile_a), "B": parse_profile("profile_b", P.profile_b),
                   "terse": parse_profile("profile_terse", P.profile_terse),
                   "chatty": parse_profile("profile_chatty", P.profile_chatty)}
-    P.doses = sorted(set(_float_list("dose_sweep", P.dose_sweep, 0, 1)))
+    P.doses = sorted(set(number_list("dose_sweep", P.dose_sweep, float, 0, 1)))
     names = [n.strip() for n in P.real_models.split(",") if n.strip()]
     if not names or any(n not in REAL_MODELS for n in names) or ("none" in names and len(names) > 1):
         raise ValueError(f"parameter 'real_models' got {P.real_models!r}; allowed: none, or a comma-separated subset "
