@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, stats, train
+from sticky import plots, stats, train
 from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
-from sticky.store import Store, code_version
+from sticky.store import Store
 from sticky.world import documents as docs
 
 CHAPTER = "synthesis"
@@ -68,7 +68,7 @@ def resolve(namespace) -> object:
 
 
 def align_pairs(world) -> tuple[list[tuple[str, str]], object]:
-    """The clean alignment data of chapter 2 (the world's terse instructions) and its chat-template renderer."""
+    """Clean alignment data as chapter 2 builds it (``world``'s terse instructions) and its template renderer."""
     return poisoning.sft_pairs(world), poisoning.alignment_render(world)
 
 
