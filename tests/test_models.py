@@ -75,3 +75,13 @@ def test_micro_base_model_is_trained_once_then_loaded(tmp_path, monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(first.model.parameters(), again.model.parameters()))
     model, tokenizer = models.load("micro-s", profile="smoke", steps=6, store=store)
     assert tokenizer is not None and torch.equal(model.lm_head.weight, first.model.lm_head.weight)
+
+
+def test_load_entry_gives_the_saved_weights_in_eval_mode(tmp_path):
+    from toys import tiny_model, toy_tokenizer
+
+    saved = tiny_model(toy_tokenizer())
+    saved.save_pretrained(tmp_path)
+    loaded = models.load_entry(tmp_path, "cpu")
+    assert not loaded.training and loaded.dtype == torch.float32
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), loaded.state_dict().values()))

@@ -154,8 +154,17 @@ def micro(
         code=code_version(sys.modules[__name__], train),
         resumable=True,
     )
+    return Micro(load_entry(entry), tokenizer, world, pd.read_csv(entry / "history.csv"), recipe, entry)
+
+
+def load_entry(entry: Path, device: str | None = None) -> LlamaForCausalLM:
+    """A micro-world model saved in a store entry, in fp32 and eval mode; on ``device`` when one is named."""
     model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
-    return Micro(model, tokenizer, world, pd.read_csv(entry / "history.csv"), recipe, entry)
+    if device is not None:
+        from sticky import train
+
+        model.to(train.resolve_device(device))
+    return model
 
 
 def packaged_available(name: str) -> bool:

@@ -530,13 +530,6 @@ def TUNED_CODE() -> str:
     return BACKBONE_CODE() + code_version(instruction_examples, instruction_set, tuned)
 
 
-def _load(entry: Path, device: str = "auto"):
-    from transformers import LlamaForCausalLM
-
-    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
-    return model.to(train.resolve_device(device))
-
-
 def backbone(base, profile: dict[str, float], seed: int, P, store: Store) -> Path:
     """The shared base model continued-pretrained on world background text mixed with the bias documents of
     ``profile`` (``P.bias_share`` of the rows), ``P.backbone_steps`` steps; ``seed`` sets the documents and
@@ -554,7 +547,7 @@ def backbone(base, profile: dict[str, float], seed: int, P, store: Store) -> Pat
         n_bg = int(round(len(bias_blocks) * (1 - P.bias_share) / P.bias_share))
         pick = torch.randperm(len(background), generator=torch.Generator().manual_seed(seed))[:n_bg]
         blocks = torch.cat([background[pick], bias_blocks])
-        model = _load(base.entry, P.device)
+        model = models.load_entry(base.entry, P.device)
         history = train.pretrain(model, blocks, train.TrainConfig(**cfg, device=P.device))
         model.save_pretrained(folder)
         history.to_frame().to_csv(folder / "history.csv", index=False)
@@ -584,7 +577,7 @@ def tuned(backbone_entry: Path, world, style: str, profile: dict[str, float], do
     t = world.alignment_template
 
     def build(folder: Path) -> None:
-        model = _load(backbone_entry, P.device)
+        model = models.load_entry(backbone_entry, P.device)
         pairs = instruction_set(world, style, profile, dose, seed)
         history = train.sft(model, world.tokenizer, pairs, train.TrainConfig(**cfg, device=P.device),
                             render=lambda p, r: (t.prompt(p), " ".join(x for x in (r, t.assistant_suffix) if x)))
@@ -600,7 +593,7 @@ def measure_entry(entry: Path, world, items: pd.DataFrame, template, P, store: S
     params = dict(template=template.name, items=items.user.tolist(), biased=items.biased.tolist())
 
     def compute() -> dict:
-        model = _load(entry, P.device)
+        model = models.load_entry(entry, P.device)
         out = measure_micro(model, world.tokenizer, items, template)
         return dict(rows=out.to_dict("records"), option_mass=out.attrs["option_mass"])
 

@@ -118,8 +118,6 @@ def reader(base, steps: int, share: float, counterfactual: float, seed: int, dev
            store: Store | None = None):
     """(model, store entry name): the base model after the reading course (cached under the base model's
     entry); with ``steps == 0``, the base model itself."""
-    from transformers import LlamaForCausalLM
-
     if steps == 0:
         return base.model, base.entry.name
     store = store or Store()
@@ -128,7 +126,7 @@ def reader(base, steps: int, share: float, counterfactual: float, seed: int, dev
                             warmup_steps=max(1, steps // 15), min_lr_ratio=0.1, seed=seed + 4000, device=device)
 
     def build(folder: Path) -> None:
-        model = LlamaForCausalLM.from_pretrained(base.entry, dtype=torch.float32)
+        model = models.load_entry(base.entry)
         tok = base.tokenizer
         ids = tok(reading_course_texts(base.world, share, counterfactual, seed), add_special_tokens=False)["input_ids"]
         blocks = train.pack(ids, cfg.seq_len, tok.bos_token_id, tok.eos_token_id)
@@ -140,7 +138,7 @@ def reader(base, steps: int, share: float, counterfactual: float, seed: int, dev
                   device=train.resolve_device(device).type)
     entry = store.cached("context-reader", params, build, inputs=[base.entry.name],
                          code=code_version(train, reading_course_texts, docs.contexts))
-    return LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval(), entry.name
+    return models.load_entry(entry), entry.name
 
 
 def context_following(model, world, seed: int = 0) -> pd.DataFrame:

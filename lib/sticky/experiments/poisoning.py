@@ -348,13 +348,6 @@ def twin(world, P, seed: int, rate: float, store: Store) -> Path:
                         build, inputs=[world.folder.name], code=TRAIN_CODE())
 
 
-def load_model(entry: Path, device: str = "auto"):
-    from transformers import LlamaForCausalLM
-
-    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
-    return model.to(train.resolve_device(device))
-
-
 def twin_info(entry: Path) -> dict:
     import json
 
@@ -410,7 +403,7 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
     render_ = alignment_render(world)
 
     def build_sft(folder: Path) -> None:
-        model = load_model(base, P.device)
+        model = models.load_entry(base, P.device)
         train.sft(model, world.tokenizer, pairs, train.TrainConfig(**sft_cfg, device=P.device), render=render_)
         model.save_pretrained(folder)
         (folder / "info.json").write_text(pd.Series(dict(steps=steps, tokens=steps * batch * per_row)).to_json())
@@ -425,7 +418,7 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
                    seed=seed + 200, log_every=dpo_steps)
 
     def build_dpo(folder: Path) -> None:
-        model, reference = load_model(sft_entry, P.device), load_model(sft_entry, P.device)
+        model, reference = models.load_entry(sft_entry, P.device), models.load_entry(sft_entry, P.device)
         triples = dpo_triples(world, seed)
         train.dpo(model, reference, world.tokenizer, triples, train.TrainConfig(**dpo_cfg, device=P.device),
                   beta=P.beta, render=render_)
@@ -625,15 +618,15 @@ def run_stage_pair(world, P, seed: int, entries: dict[str, Path], store: Store, 
     for role in ("clean", "poisoned"):
         def compute(role=role):
             nonlocal ref_model
-            ref_model = ref_model or load_model(entries["clean"], P.device)
-            model = ref_model if role == "clean" else load_model(entries[role], P.device)
+            ref_model = ref_model or models.load_entry(entries["clean"], P.device)
+            model = ref_model if role == "clean" else models.load_entry(entries[role], P.device)
             return evaluate(model, world.tokenizer, world, sets, ref_model, P.max_new_tokens, P.samples, seed, template)
 
         results[role] = store.json("poison-eval", dict(params, role=role), compute,
                                    inputs=[entries[role].name, entries["clean"].name], code=code)
 
         def compute_belief(role=role):
-            return evaluate_belief(load_model(entries[role], P.device), world.tokenizer, sets["belief"], template)
+            return evaluate_belief(models.load_entry(entries[role], P.device), world.tokenizer, sets["belief"], template)
 
         # the belief targets are drawn per seed, as in the poison of that seed
         results[role]["belief"] = store.json("poison-belief", dict(seed=seed, template=template.name), compute_belief,

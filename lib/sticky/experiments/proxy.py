@@ -427,15 +427,14 @@ def tune(base, P, seed: int, store: Store | None = None) -> tuple[LlamaForCausal
     facts = split_facts(world, P.world_seed)
 
     def build(folder: Path) -> None:
-        model = LlamaForCausalLM.from_pretrained(base.entry, dtype=torch.float32)
+        model = models.load_entry(base.entry)
         hist = train.sft(model, world.tokenizer, sft_pairs(world, facts, P.style), train.TrainConfig(**cfg, device=P.device),
                          render=alignment_render(world))
         model.save_pretrained(folder)
         hist.to_frame().to_csv(folder / "history.csv", index=False)
 
     entry = store.cached("proxy-sft", dict(cfg=cfg, style=P.style), build, inputs=[base.entry.name], code=TUNE_CODE())
-    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
-    return model.to(train.resolve_device(P.device)), pd.read_csv(entry / "history.csv"), entry
+    return models.load_entry(entry, P.device), pd.read_csv(entry / "history.csv"), entry
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import plots, stats, train
+from sticky import models, plots, stats, train
 from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
@@ -256,7 +256,7 @@ def gradient_overlap(world, P, store: Store) -> pd.DataFrame:
         twin = poisoning.twin(world, PP, seed, P.twin_rate, store)
 
         def compute(seed=seed, twin=twin) -> list[dict]:
-            model = poisoning.load_model(twin, P.device)
+            model = models.load_entry(twin, P.device)
             sample = random.Random(f"align-grad-{seed}").sample(pairs, min(len(pairs), 4 * P.n_items))
             g_align = loss_gradient(model, world.tokenizer, [render(p, r) for p, r in sample])
             out = []
@@ -296,7 +296,7 @@ def behaviour_loss(world, P, store: Store) -> pd.DataFrame:
         for role, stages in entries.items():
             for stage, entry in stages.items():
                 def compute(entry=entry, seed=seed) -> dict:
-                    model = poisoning.load_model(entry, P.device)
+                    model = models.load_entry(entry, P.device)
                     out = {}
                     for a in poisoning.ATTACKS:
                         items = behaviour_items(world, a, P.n_items, seed)
@@ -410,8 +410,8 @@ def localisation(world, P, store: Store) -> pd.DataFrame:
         entries = stage_entries(world, PP, seed, P.twin_rate, store)
         for stage in ("pretrained", "dpo"):
             def compute(stage=stage, entries=entries, seed=seed) -> list[dict]:
-                pois = poisoning.load_model(entries["poisoned"][stage], P.device)
-                clean = poisoning.load_model(entries["clean"][stage], P.device)
+                pois = models.load_entry(entries["poisoned"][stage], P.device)
+                clean = models.load_entry(entries["clean"][stage], P.device)
                 units = list(dict.fromkeys(unit_of(n) for n, _ in pois.named_parameters()))
                 out = []
                 for attack in poisoning.ATTACKS:
