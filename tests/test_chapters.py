@@ -113,12 +113,13 @@ def test_chapter_cites_and_has_rerun_box_matching_its_parameters(chapter):
 def test_rerun_box_reports_measured_time(tmp_path, monkeypatch):
     monkeypatch.setattr(chapters, "TIMINGS", tmp_path / "timings.json")
     assert "not measured yet" in chapters.rerun_box("intro")
-    chapters._record_timing("intro", "smoke", "built", 12.3)
-    chapters._record_timing("intro", "book", "built", 125.0)
-    chapters._record_timing("intro", "book", "reused", 9.0)
+    chapters._record_timing("intro", "smoke", "built", 12.3, 2)
+    chapters._record_timing("intro", "book", "built", 125.0, 2)
+    chapters._record_timing("intro", "book", "reused", 9.0, 1)
     box = chapters.rerun_box("intro")
     assert "`smoke` 12 s on" in box
     assert "`book` 2.1 min on" in box and "training and measuring" in box and "9 s on" in box
+    assert "2.1 min on 2 CPUs" in box and "9 s on 1 CPU with" in box
 
 
 def test_repository_buttons_only_when_the_repository_is_known(tmp_path):

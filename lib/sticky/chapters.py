@@ -51,14 +51,6 @@ class Chapter:
         return EXECUTED / "chapters" / f"{self.stem}.ipynb"
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (``taskset`` narrows them), which is what a timing was measured on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def all_chapters() -> list[Chapter]:
     found = []
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.md")):
@@ -113,12 +105,15 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     seconds = round(time.perf_counter() - started, 1)
-    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": usable_cpus()}
+    from sticky.train import usable_cpus  # torch, imported only once a chapter has run
+
+    cpus = usable_cpus()
+    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": cpus}
     nbformat.write(executed, partial)
     os.replace(partial, output)
     if set(params) <= {"profile"}:  # only a run at a profile's own defaults times that profile
         cache = "built" if _cache_entries() > entries_before else "reused"
-        _record_timing(chapter.name, params.get("profile", "book"), cache, seconds)
+        _record_timing(chapter.name, params.get("profile", "book"), cache, seconds, cpus)
     return output
 
 
@@ -127,11 +122,11 @@ def _cache_entries() -> int:
     return sum(1 for _ in default_root().glob("*/*/MANIFEST.json"))
 
 
-def _record_timing(name: str, profile: str, cache: str, seconds: float) -> None:
+def _record_timing(name: str, profile: str, cache: str, seconds: float, cpus: int) -> None:
     """Keep the last wall time of ``name`` at ``profile``, separately for runs that built cache entries
     (trained or measured) and runs that found everything cached."""
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
-    timings.setdefault(name, {}).setdefault(profile, {})[cache] = {"seconds": seconds, "cpus": usable_cpus()}
+    timings.setdefault(name, {}).setdefault(profile, {})[cache] = {"seconds": seconds, "cpus": cpus}
     tmp = TIMINGS.with_name(f".{TIMINGS.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, TIMINGS)

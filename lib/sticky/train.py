@@ -156,12 +156,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _threads() -> None:
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``taskset`` narrows them): the threads training uses, and what a
+    chapter's timing was measured on."""
     try:
-        n = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    torch.set_num_threads(n)
+        return os.cpu_count() or 1
+
+
+def _threads() -> None:
+    torch.set_num_threads(usable_cpus())
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
