@@ -135,16 +135,12 @@ def survival_trend(res: pd.DataFrame, score: str = "memorization", n_resamples: 
     """Spearman rho of survival against log10 p_before over the texts where the poison took, with its bootstrap
     interval; and the same for the planted effect itself (log10 S after planting)."""
     took = res[np.isfinite(res[f"{score}_survival"])]
-    x = np.log10(took.p_before.to_numpy())
-    out = {"n": len(took), "n_all": len(res)}
+    log_p = lambda d: np.log10(d.p_before.to_numpy())
     rho = lambda a, b: stats.spearman(a, b)[0]
-    for name, y in {"survival": took[f"{score}_survival"].to_numpy(),
-                    "planted": np.log10(res[f"{score}_score_learned"].to_numpy())}.items():
-        xx = x if name == "survival" else np.log10(res.p_before.to_numpy())
-        r, lo, hi = (np.nan,) * 3
-        if len(xx) >= 4:
-            r = rho(xx, y)
-            _, lo, hi = stats.bootstrap(xx, y, rho, n_resamples=n_resamples, seed=seed)
+    out = {"n": len(took), "n_all": len(res)}
+    for name, (x, y) in {"survival": (log_p(took), took[f"{score}_survival"].to_numpy()),
+                         "planted": (log_p(res), np.log10(res[f"{score}_score_learned"].to_numpy()))}.items():
+        r, lo, hi = stats.bootstrap(x, y, rho, n_resamples=n_resamples, seed=seed) if len(x) >= 4 else (np.nan,) * 3
         out |= {f"rho_{name}": r, f"rho_{name}_low": lo, f"rho_{name}_high": hi}
     out["survival_mean"] = float(np.mean(took[f"{score}_survival"])) if len(took) else np.nan
     return out
