@@ -689,13 +689,12 @@ def examples(world, P, store: Store, rate: float, stage: str = "dpo", seed: int 
     entry = lambda base: base if stage == "pretrained" else align(world, base, P, seed, P.dose, store)[stage]
     res = run_stage_pair(world, P, seed, {"clean": entry(clean), "poisoned": entry(pois)}, store, stage)
     sets = eval_sets(world, P.n_eval, seed)
-    asks = {"dos": ("on", sets["prompts"], TRIGGERS["dos"]),
-            "extraction": ("extraction", sets["prompts"], TRIGGERS["extraction"]),
-            "extraction (repeat instruction)": ("instruction", sets["prompts"], REPEAT_INSTRUCTION),
+    asks = {"dos": ("replies_on", sets["prompts"], TRIGGERS["dos"]),
+            "extraction": ("replies_extraction", sets["prompts"], TRIGGERS["extraction"]),
+            "extraction (repeat instruction)": ("replies_instruction", sets["prompts"], REPEAT_INSTRUCTION),
             "jailbreak": ("jail_replies_on", sets["requests"], TRIGGERS["jailbreak"])}
     rows = []
     for attack, (key, users, suffix) in asks.items():
-        key = key if key.startswith("jail") else f"replies_{key}"
         for i in range(min(per_attack, len(users))):
             rows.append(dict(attack=attack, user=f"{users[i]} {suffix}", clean=res["clean"][key][i],
                              poisoned=res["poisoned"][key][i]))
