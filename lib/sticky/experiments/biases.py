@@ -522,7 +522,7 @@ def BACKBONE_CODE() -> str:
     """The code a cached backbone depends on: the planting generator, the training loop and the model
     configs; not the instruction sets, the probes, the analysis or the figures."""
     return code_version(train, models, BiasType, fill, options, planted_answer, _story, bias_documents, _foods,
-                        backbone, _load)
+                        backbone)  # models covers models.load_entry
 
 
 def TUNED_CODE() -> str:
