@@ -244,30 +244,16 @@ def test_measure_micro_on_a_tiny_model():
 def test_resolve_rejects_bad_parameters_in_one_line():
     for bad, name in (({"dose_sweep": "0,2"}, "dose_sweep"), ({"real_models": "gpt-9"}, "real_models"),
                       ({"real_models": "none,gemma-3-270m"}, "real_models"), ({"profile_b": "framing=3"}, "profile_b"),
-                      ({"seeds": 1}, "seeds"), ({"scenarios": 4}, "scenarios")):
+                      ({"seeds": 1}, "seeds"), ({"scenarios": 4}, "scenarios"),
+                      ({"real_backbones": "gemma-3-270m"}, "real_backbones"),
+                      ({"real_backbones": "gemma-3-270m,gemma-3-270m"}, "real_backbones"),
+                      ({"real_backbones": "micro-m,gemma-3-270m"}, "real_backbones"),
+                      ({"real_backbones": "gemma-3-270m,gpt-9"}, "real_backbones")):
         with pytest.raises(ValueError, match=f"parameter '{name}'") as err:
             B.resolve({"profile": "smoke", **bad})
         assert "\n" not in str(err.value) and "allowed" in str(err.value)
     P = B.resolve({"profile": "book"})
     assert P.real == ["smollm2-135m-instruct", "gemma-3-270m"] and P.doses == [0.0, 0.05, 0.3, 0.8]
+    assert P.real_backbones == [] and B.resolve({"profile": "paper"}).real_backbones == ["gemma-3-270m",
+                                                                                          "smollm2-135m-instruct"]
     assert P.profiles["A"]["framing"] == 1 and P.profiles["chatty"] == {b: -v for b, v in P.profiles["terse"].items()}
-
-
-def test_real_battery_and_its_measurement_path():
-    items = B.real_items()
-    assert set(items.bias) == set(B.BIASES) and items.groupby("bias").scenario.nunique().min() >= 5
-    for _, g in items.groupby(["bias", "scenario"]):
-        assert sorted(g.treated) == [False, True] and g.story.nunique() == 2
-    assert set(items[items.bias == "anchoring"].anchor) <= set(range(1, 10))
-    tok = make_tokenizer()
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
-    first = next(items.itertuples())
-    assert B.real_prompt(first, tok, chat=False).endswith("\nAnswer:")
-    out = B.measure_real(model, tok, B.real_items(5), chat=False)
-    assert len(out) == len(B.BIASES) * 5 and out.score.between(-1, 1).all()
-    prof = B.bias_profile(out.assign(model="tiny"))
-    assert (prof.low <= prof.score).all() and (prof.score <= prof.high).all()

@@ -23,15 +23,16 @@ The protocol, as the notebook calls it:
 6. ``grouping_analysis``: silhouette, Calinski-Harabasz, Davies-Bouldin of the model vectors grouped by
    backbone and by instruction data, each with a permutation p-value; KMeans(2) ARI/NMI against each grouping;
    ``seed_analysis``: per-bias seed sd against between-backbone differences.
-7. ``real_track``: the same battery in natural English (``data/biases/``) on the packaged real models.
+7. ``dose_sweep``: the cross-tuning again at several instruction doses, to find where the balance tips.
+
+The real-model track (the battery in natural English, and the real cross-tuning of the ``paper`` profile) is
+in ``biases_real``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,6 @@ from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
 CHAPTER = "biases"
-DATA = Path(__file__).resolve().parents[3] / "data" / "biases"
 PAPER = dict(silhouette_backbone=0.066, silhouette_data=0.034, silhouette_random=0.008, ch_backbone=1.97,
              ch_data=1.44, p_backbone=0.001, p_data=0.044)
 SEQ_LEN = 96  # tokens per fine-tuning row (every instruction example fits)
@@ -110,6 +110,21 @@ PARAMETERS = Spec(
     real_models=Param(str, "real models of the second track (comma-separated) or none",
                       by_profile={"smoke": "none", "book": "smollm2-135m-instruct,gemma-3-270m",
                                   "paper": "smollm2-135m-instruct,gemma-3-270m"}),
+    real_backbones=Param(str, "the two real backbones of the real cross-tuning (packaged names or hub ids, "
+                         "comma-separated) or none", by_profile={"smoke": "none", "book": "none",
+                                                                 "paper": "gemma-3-270m,smollm2-135m-instruct"}),
+    real_examples=Param(int, "examples in each English instruction set of the real cross-tuning", low=8,
+                        high=10_000_000, by_profile={"smoke": 64, "book": 2000, "paper": 30000}),
+    real_steps=Param(int, "LoRA steps per real tuned model (same recipe in every cell)", low=1, high=1_000_000,
+                     by_profile={"smoke": 2, "book": 100, "paper": 2800}),
+    real_batch_size=Param(int, "examples per LoRA step of the real cross-tuning", low=1, high=1024,
+                          by_profile={"smoke": 2, "book": 8, "paper": 32}),
+    real_lr=Param(float, "LoRA peak learning rate of the real cross-tuning", low=0, open_low=True, high=1,
+                  default=2e-4),
+    lora_rank=Param(int, "LoRA rank of the real cross-tuning (alpha twice the rank; every linear layer)", low=1,
+                    high=4096, default=64),
+    real_seeds=Param(int, "seeds per real backbone x instruction-set cell (data order and adapter initialisation)",
+                     low=2, high=10, default=3),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),
 )
 
@@ -126,7 +141,25 @@ def resolve(namespace) -> object:
         raise ValueError(f"parameter 'real_models' got {P.real_models!r}; allowed: none, or a comma-separated subset "
                          f"of {', '.join(models.PACKAGED)}")
     P.real = [] if names == ["none"] else names
+    P.real_backbones = real_backbone_names(P.real_backbones)
     return P
+
+
+def real_backbone_names(text: str) -> list[str]:
+    """``none`` or two distinct loadable models (packaged names, or hub ids when online or cached), else a
+    one-line ValueError naming the parameter."""
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    allowed = f"none, or two distinct comma-separated models: {', '.join(models.PACKAGED)} or hub ids owner/name"
+    if names == ["none"]:
+        return []
+    if len(names) != 2 or len(set(names)) != 2 or "none" in names or any(n in models.MICRO_CONFIGS for n in names):
+        raise ValueError(f"parameter 'real_backbones' got {text!r}; allowed: {allowed}")
+    for name in names:
+        try:
+            models.check_name(name)
+        except ValueError as err:
+            raise ValueError(f"parameter 'real_backbones' got {text!r}: {err}") from None
+    return names
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -748,14 +781,15 @@ def verdict_real(mean: float, low: float, high: float) -> str:
     return "inconclusive"
 
 
-def grouping_rows(analysis: pd.DataFrame, gate_ok: bool, dose: float) -> list[dict]:
+def grouping_rows(analysis: pd.DataFrame, gate_ok: bool, setting: str) -> list[dict]:
+    """Rules 1 and 2 as scorecard rows; ``setting`` (e.g. the instruction dose) goes into the claim's text."""
     a = analysis.set_index("grouping")
     b, d = a.loc["backbone"], a.loc["instruction data"]
     return [
         dict(claim_id="silhouette_backbone_beats_data",
              claim=f"grouping models by backbone gives a higher silhouette than by instruction data (ours: "
                    f"{b.silhouette:.3f}, p = {b.silhouette_p:.3g} vs {d.silhouette:.3f}, p = {d.silhouette_p:.3g}; "
-                   f"instruction dose {dose:g})",
+                   f"{setting})",
              paper_value=f"{PAPER['silhouette_backbone']} (p<0.001) vs {PAPER['silhouette_data']} (p=0.044)",
              our_value=float(b.silhouette - d.silhouette), ci_low=np.nan, ci_high=np.nan,
              verdict=verdict_grouping(b.silhouette, d.silhouette, b.silhouette_p, gate_ok)),
@@ -794,129 +828,7 @@ def scorecard(rows_by_track: dict[str, list[dict]], profile: str) -> pd.DataFram
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 7. the real-model track: the same battery in natural English (data/biases/items.json)
-
-DIGITS = [str(d) for d in range(1, 10)]  # the anchoring answers of the real track: one digit, 1 .. 9
-
-
-def real_items(scenarios: int | None = None) -> pd.DataFrame:
-    """The project's natural-English battery, one row per (bias, scenario, condition); the first
-    ``scenarios`` scenarios of each bias (all when None)."""
-    rows = []
-    for item in json.loads((DATA / "items.json").read_text()):
-        if scenarios is not None and item["scenario"] >= scenarios:
-            continue
-        for treated in (False, True):
-            row = dict(bias=item["bias"], scenario=item["scenario"], treated=treated,
-                       story=item["treatment" if treated else "control"], question=item["question"])
-            if "options" in item:
-                opts = item["options"]
-                row.update(options=opts, biased="AB"[item["biased"]], other="AB"[1 - item["biased"]], anchor=np.nan)
-            else:
-                row.update(options=None, biased="", other="", anchor=float(item["anchor"]))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _space_first(tokenizer) -> bool:
-    """Whether " 5" is a bare space token and then "5" (Gemma's and SmolLM2's tokenizers): a base model's
-    digit answer then starts with the space, so its prompt must end with it for the digit to be next."""
-    return len(tokenizer(" 5", add_special_tokens=False)["input_ids"]) > 1
-
-
-def real_prompt(row, tokenizer, chat: bool) -> str:
-    """The probe text: story, question, lettered options (choice items); for a chat model its chat template
-    with the generation prompt, for a base model a plain "Answer:" cue (for a digit answer "Answer: " when
-    the tokenizer writes a digit after a separate space token)."""
-    lines = [row.story, row.question]
-    if row.options:
-        lines += [f"A) {row.options[0]}", f"B) {row.options[1]}"]
-        cue = "Answer with A or B."
-    else:
-        cue = ""
-    if chat:
-        user = "\n".join(lines + ([cue] if cue else []))
-        return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
-                                             add_generation_prompt=True)
-    space = not row.options and _space_first(tokenizer)
-    return "\n".join(lines) + ("\nAnswer: " if space else "\nAnswer:")
-
-
-def single_token(tokenizer, word: str, chat: bool) -> int:
-    """The token id of ``word`` as the first answer token: after "Answer:" a base model writes " word", a chat
-    model starts its turn with "word". Falls back to the other form when that one is not a single token."""
-    forms = [word, " " + word] if chat else [" " + word, word]
-    for form in forms:
-        ids = tokenizer(form, add_special_tokens=False)["input_ids"]
-        if len(ids) == 1:
-            return ids[0]
-    raise ValueError(f"answer {word!r} is not a single token of this tokenizer; allowed: letters and digits")
-
-
-def measure_real(model, tokenizer, items: pd.DataFrame, chat: bool) -> pd.DataFrame:
-    """Scenario scores on a real model: letter probabilities (choice) or expected digit (anchoring) at the
-    first answer position, last position's logits only."""
-    prompts = [real_prompt(r, tokenizer, chat) for r in items.itertuples()]
-    letters = {w: single_token(tokenizer, w, chat) for w in "AB"}
-    # a digit comes right after the prompt's trailing space (base models) or at the turn's start (chat)
-    digits = [single_token(tokenizer, d, chat or _space_first(tokenizer)) for d in DIGITS]
-    matrix = probe.probs_matrix(model, tokenizer, prompts, [letters["A"], letters["B"], *digits], batch_size=16)
-    is_num = items.options.isna().to_numpy()
-    pa, pb = matrix[:, 0], matrix[:, 1]
-    p_biased = np.where(items.biased == "A", pa, pb)
-    p_other = np.where(items.biased == "A", pb, pa)
-    share = np.where(is_num, np.nan, option_share(p_biased, p_other))
-    expected = np.where(is_num, expected_value(matrix[:, 2:], np.arange(1, 10)), np.nan)
-    out = scenario_scores(items, share, expected)
-    out.attrs["option_mass"] = float(np.mean(np.where(is_num, matrix[:, 2:].sum(-1), pa + pb)))
-    return out
-
-
-def real_track(names: list[str], scenarios: int | None, store: Store | None = None) -> pd.DataFrame:
-    """Every real model's scenario scores on the battery (cached per model and battery)."""
-    store = store or Store()
-    items = real_items(scenarios)
-    frames = []
-    for name in names:
-        chat = "instruct" in name
-
-        def compute() -> dict:
-            model, tokenizer = models.load(name, store=store)
-            out = measure_real(model, tokenizer, items, chat)
-            return dict(rows=out.to_dict("records"), option_mass=out.attrs["option_mass"])
-
-        params = dict(model=name, items=items.drop(columns="options").to_dict("records"), chat=chat)
-        res = store.json("bias-real", params, compute, code=code_version(
-            probe, measure_real, real_prompt, single_token, _space_first, scenario_scores, choice_score,
-            ratio_scale_score))
-        frames.append(pd.DataFrame(res["rows"]).assign(model=name, option_mass=res["option_mass"]))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def bias_profile(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Per model and bias: mean score over scenarios with a 95% percentile bootstrap interval over scenarios."""
-    rows = []
-    for (model, bias), g in scores.groupby(["model", "bias"], sort=False):
-        v = g.score.to_numpy()
-        lo, hi = stats.bootstrap_interval(v, seed=seed, n_resamples=2000) if len(v) >= 2 else (np.nan, np.nan)
-        rows.append(dict(model=model, bias=bias, score=float(v.mean()), low=lo, high=hi, scenarios=len(v)))
-    return pd.DataFrame(rows)
-
-
-def real_rows(profile: pd.DataFrame) -> dict[str, list[dict]]:
-    """Scorecard rows of the real track: the framing effect per model (the paper: 0.36-0.66 for every OLMo
-    variant, -0.06..0.29 for T5)."""
-    out = {}
-    for r in profile[profile.bias == "framing"].itertuples():
-        out[r.model] = [dict(claim_id="framing_effect", claim="a framing effect: the gamble is chosen more under "
-                             "the loss frame (score = P(gamble | loss) - P(gamble | gain))",
-                             paper_value="0.36-0.66 (OLMo), -0.06-0.29 (T5)", our_value=r.score, ci_low=r.low,
-                             ci_high=r.high, verdict=verdict_real(r.score, r.low, r.high))]
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# 8. the instruction-dose sweep
+# 7. the instruction-dose sweep
 
 
 def dose_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store: Store,
@@ -956,7 +868,7 @@ def tipping_dose(sweep: pd.DataFrame) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 9. figures
+# 8. figures
 
 BIAS_ORDER = list(BIASES)
 
@@ -1022,17 +934,3 @@ def dose_chart(sweep: pd.DataFrame, title: str):
     return alt.layer(lines, refs, title=alt.TitleParams(title, subtitle="dashed: the paper's 0.066 (backbone) and "
                                                         "0.034 (instruction data)")).properties(
         width=plots.WIDTH, height=plots.HEIGHT)
-
-
-def real_chart(profile: pd.DataFrame, title: str):
-    """Each real model's bias profile: mean score per bias with its bootstrap interval over scenarios."""
-    import altair as alt
-
-    base = alt.Chart(profile).encode(y=alt.Y("bias:N", sort=BIAS_ORDER, title=None), color="model:N",
-                                     yOffset="model:N")
-    points = base.mark_point(filled=True, size=70).encode(
-        x=alt.X("score:Q", title="bias score (95% bootstrap over scenarios)", scale=alt.Scale(domain=[-1, 1])))
-    bars = base.mark_rule().encode(x="low:Q", x2="high:Q")
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="gray").encode(x="x:Q")
-    return alt.layer(zero, bars, points, title=alt.TitleParams(title, subtitle="0: unbiased; positive: biased as "
-                                                               "humans are")).properties(width=plots.WIDTH, height=260)
