@@ -4,6 +4,7 @@ import copy
 import math
 
 import pytest
+import tokenizers
 import torch
 
 from sticky import train
@@ -128,6 +129,17 @@ def test_sft_masks_prompt_and_padding(tok):
     hist = train.sft(model, tok, [("what color is the sky", "blue")], cfg(steps=3, warmup_steps=1, batch_size=2),
                      render=lambda p, r: (p + " answer", r))
     assert len(hist.loss) == 3 and hist.loss[-1] < hist.loss[0]
+
+
+def test_sft_rows_start_as_a_probe_encodes_the_prompt(tok):
+    """A tokenizer that adds no bos of its own (as SmolLM2's) gets none in a training row either."""
+    plain = copy.deepcopy(tok)
+    plain.backend_tokenizer.post_processor = tokenizers.processors.TemplateProcessing(single="$A", pair="$A $B")
+    ids, labels = train.encode_pair(plain, "what is", "the red", seq_len=32)
+    prompt = plain("what is")["input_ids"]
+    assert prompt[0] != plain.bos_token_id
+    assert ids == [*prompt, *plain("the red", add_special_tokens=False)["input_ids"], plain.eos_token_id]
+    assert labels[:len(prompt)] == [IGNORE] * len(prompt)
 
 
 def test_dpo_loss_matches_hand_numbers():

@@ -485,14 +485,14 @@ def _identity(prompt: str, response: str) -> tuple[str, str]:
 
 
 def encode_pair(tokenizer, prompt_text: str, response_text: str, seq_len: int) -> tuple[list[int], list[int]]:
-    """Token ids and labels of ``bos prompt response eos``: labels are IGNORE on bos and the prompt.
+    """Token ids and labels of ``prompt response eos``: labels are IGNORE on the prompt.
 
-    Prompt and response are tokenized separately, so the response's tokens are the ones it has on its own.
-    Truncated to ``seq_len`` from the right.
+    The prompt is encoded with the tokenizer's own special tokens (a bos where it adds one: the micro-world's
+    and Gemma's tokenizers do, SmolLM2's does not), as ``probe`` encodes a prompt, so a model is probed in the
+    format it was tuned in. The response is tokenized on its own. Truncated to ``seq_len`` from the right.
     """
-    prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    head = tokenizer(prompt_text, add_special_tokens=True)["input_ids"]
     response = tokenizer(response_text, add_special_tokens=False)["input_ids"]
-    head = ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []) + prompt
     tail = response + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
     ids = (head + tail)[:seq_len]
     labels = ([IGNORE] * len(head) + tail)[:seq_len]
