@@ -13,7 +13,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from sticky.experiments import proxy
 from sticky.world import WORLD_PROFILES, build_world
 from sticky.world import documents as docs
-from toys import WORDS, tiny_model, toy_tokenizer
+from toys import tiny_model, toy_tokenizer
 
 
 def bigger_model(tokenizer, seed: int = 1) -> LlamaForCausalLM:

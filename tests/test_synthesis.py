@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from sticky import probe
 from sticky.experiments import synthesis as sy
 from toys import tiny_model, toy_tokenizer
 
@@ -68,10 +69,10 @@ def test_loss_gradient_descends_the_loss():
     assert all(p.grad is None for p in model.parameters())  # nothing left behind for the next measurement
 
 
-def test_restore_units_copies_one_unit_only():
+def test_restored_copies_one_unit_only():
     tok = toy_tokenizer()
     pois, clean = tiny_model(tok, seed=0), tiny_model(tok, seed=1)
-    patched = sy.restore_units(pois, clean, "layer 1")
+    patched = probe.restored(pois, clean, lambda n: sy.unit_of(n) == "layer 1")
     ps, cs, qs = pois.state_dict(), clean.state_dict(), patched.state_dict()
     for name in qs:
         expected = cs[name] if sy.unit_of(name) == "layer 1" else ps[name]

@@ -7,15 +7,16 @@ sorted by length before batching, so a batch wastes little on padding; results c
 Prompts are tokenized with the tokenizer's special tokens (e.g. Gemma's ``<bos>``); targets and completions
 without, so their tokens are the ones they have on their own.
 
-Head hooks are named like TransformerLens: ``blocks.{L}.attn.head.{H}`` is head H of layer L, acting on that
+``restored`` puts named parameters of one model back from another. Head hooks are named like TransformerLens: ``blocks.{L}.attn.head.{H}`` is head H of layer L, acting on that
 head's output before the attention output projection (``self_attn.o_proj``).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from contextlib import contextmanager
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -24,18 +25,18 @@ import torch
 # batching
 
 
-def _pad_id(tokenizer) -> int:
+def pad_id(tokenizer) -> int:
     for t in (tokenizer.pad_token_id, tokenizer.eos_token_id):
         if t is not None:
             return t
     return 0
 
 
-def _device(model) -> torch.device:
+def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
     """Left-padded input_ids, attention_mask and position_ids (0 at each row's first real token)."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -49,14 +50,14 @@ def _left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, t
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "position_ids": pos.to(device)}
 
 
-def _batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
     """Indices grouped into batches of similar length (sorted), for little padding."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]
 
 
-def _encode(tokenizer, texts: Sequence[str], special: bool) -> list[list[int]]:
+def encode(tokenizer, texts: Sequence[str], special: bool) -> list[list[int]]:
     return tokenizer(list(texts), add_special_tokens=special)["input_ids"]
 
 
@@ -74,13 +75,13 @@ def _target_ids(tokenizer, targets: Sequence[str] | Sequence[int]) -> list[int]:
 
 
 @torch.no_grad()
-def _last_logprobs(model, tokenizer, prefixes: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], torch.Tensor]]:
+def last_logprobs(model, tokenizer, prefixes: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Yields (indices, log-softmax of the next-token logits [len(indices), vocab]) batch by batch."""
     model.eval()
-    rows = _encode(tokenizer, prefixes, special=True)
-    pad, device = _pad_id(tokenizer), _device(model)
-    for idx in _batches([len(r) for r in rows], batch_size):
-        batch = _left_pad([rows[i] for i in idx], pad, device)
+    rows = encode(tokenizer, prefixes, special=True)
+    pad, device = pad_id(tokenizer), model_device(model)
+    for idx in length_batches([len(r) for r in rows], batch_size):
+        batch = left_pad([rows[i] for i in idx], pad, device)
         logits = model(**batch, logits_to_keep=1, use_cache=False).logits[:, -1].float()
         yield idx, torch.log_softmax(logits, dim=-1)
 
@@ -97,7 +98,7 @@ def next_token_probs(
         raise ValueError(f"{len(prefixes)} prefixes but {len(targets)} targets; allowed: one target per prefix")
     target = torch.tensor(_target_ids(tokenizer, targets))
     out = np.empty(len(prefixes), dtype=np.float64)
-    for idx, logp in _last_logprobs(model, tokenizer, prefixes, batch_size):
+    for idx, logp in last_logprobs(model, tokenizer, prefixes, batch_size):
         out[idx] = logp.gather(-1, target[idx].to(logp.device).unsqueeze(-1)).squeeze(-1).exp().cpu().numpy()
     return out
 
@@ -108,7 +109,7 @@ def probs_matrix(
     """P(target_j | prefix_i) for every prefix and every target: shape [n_prefixes, n_targets]."""
     target = torch.tensor(_target_ids(tokenizer, target_ids))
     out = np.empty((len(prefixes), len(target)), dtype=np.float64)
-    for idx, logp in _last_logprobs(model, tokenizer, prefixes, batch_size):
+    for idx, logp in last_logprobs(model, tokenizer, prefixes, batch_size):
         out[idx] = logp[:, target.to(logp.device)].exp().cpu().numpy()
     return out
 
@@ -130,14 +131,14 @@ def sequence_nll(
     if len(prompts) != len(completions):
         raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions; allowed: one each")
     model.eval()
-    heads = _encode(tokenizer, prompts, special=True)
-    tails = _encode(tokenizer, completions, special=False)
+    heads = encode(tokenizer, prompts, special=True)
+    tails = encode(tokenizer, completions, special=False)
     if any(len(t) == 0 for t in tails):
         raise ValueError("an empty completion; allowed: at least one token")
-    pad, device = _pad_id(tokenizer), _device(model)
+    pad, device = pad_id(tokenizer), model_device(model)
     out = np.empty(len(prompts), dtype=np.float64)
-    for idx in _batches([len(heads[i]) + len(tails[i]) for i in range(len(heads))], batch_size):
-        batch = _left_pad([heads[i] + tails[i] for i in idx], pad, device)
+    for idx in length_batches([len(heads[i]) + len(tails[i]) for i in range(len(heads))], batch_size):
+        batch = left_pad([heads[i] + tails[i] for i in idx], pad, device)
         n = max(len(tails[i]) for i in idx)
         logits = model(**batch, logits_to_keep=n + 1, use_cache=False).logits[:, :-1].float()  # predict the last n
         logp = torch.log_softmax(logits, dim=-1).gather(-1, batch["input_ids"][:, -n:].unsqueeze(-1)).squeeze(-1)
@@ -163,11 +164,11 @@ def generate(
 ) -> list[str]:
     """Greedy continuations (new text only), batched with left padding and the KV cache."""
     model.eval()
-    rows = _encode(tokenizer, prompts, special=True)
-    pad, device, eos = _pad_id(tokenizer), _device(model), tokenizer.eos_token_id
+    rows = encode(tokenizer, prompts, special=True)
+    pad, device, eos = pad_id(tokenizer), model_device(model), tokenizer.eos_token_id
     out: list[str] = [""] * len(prompts)
-    for idx in _batches([len(r) for r in rows], batch_size):
-        batch = _left_pad([rows[i] for i in idx], pad, device)
+    for idx in length_batches([len(r) for r in rows], batch_size):
+        batch = left_pad([rows[i] for i in idx], pad, device)
         mask, pos = batch["attention_mask"], batch["position_ids"][:, -1:]
         result = model(**batch, use_cache=True, logits_to_keep=1)
         new = []
@@ -207,6 +208,19 @@ def decoder_layers(model) -> torch.nn.ModuleList:
         if name.endswith("layers") and isinstance(module, torch.nn.ModuleList):
             return module
     raise ValueError(f"no decoder `layers` in {type(model).__name__}; allowed: Llama-like models")
+
+
+def restored(model, donor, names: Callable[[str], bool]):
+    """A copy of ``model`` whose parameters with a name for which ``names(name)`` is true are ``donor``'s (same
+    architecture): the causal test of where a difference between two models lives. A tied output layer is the
+    embedding's parameter, restored with it."""
+    patched = copy.deepcopy(model)
+    donor_state = donor.state_dict()
+    with torch.no_grad():
+        for name, p in patched.named_parameters():
+            if names(name):
+                p.copy_(donor_state[name])
+    return patched
 
 
 def _heads(attn) -> tuple[int, int]:
@@ -275,14 +289,14 @@ def head_contributions(model, tokenizer, prompts: Sequence[str], batch_size: int
         return hook
 
     handles = [layer.self_attn.o_proj.register_forward_pre_hook(capture(i)) for i, layer in enumerate(layers)]
-    rows = _encode(tokenizer, prompts, special=True)
-    pad, device = _pad_id(tokenizer), _device(model)
+    rows = encode(tokenizer, prompts, special=True)
+    pad, device = pad_id(tokenizer), model_device(model)
     n_heads, head_dim = _heads(layers[0].self_attn)
     d_model = layers[0].self_attn.o_proj.out_features
     out = torch.empty(len(prompts), len(layers), n_heads, d_model)
     try:
-        for idx in _batches([len(r) for r in rows], batch_size):
-            model(**_left_pad([rows[i] for i in idx], pad, device), logits_to_keep=1, use_cache=False)
+        for idx in length_batches([len(r) for r in rows], batch_size):
+            model(**left_pad([rows[i] for i in idx], pad, device), logits_to_keep=1, use_cache=False)
             for layer_i, layer in enumerate(layers):
                 z = captured[layer_i].view(len(idx), n_heads, head_dim)  # [B, H, hd]
                 w = layer.self_attn.o_proj.weight.view(d_model, n_heads, head_dim)  # [d, H, hd]

@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, load_model, save_file, save_model
 
+from sticky import probe
+
 IGNORE = -100  # label of a position that carries no loss (padding, prompts)
 
 
@@ -510,13 +512,6 @@ def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> tup
     return x, y
 
 
-def _pad_id(tokenizer) -> int:
-    for t in (tokenizer.pad_token_id, tokenizer.eos_token_id):
-        if t is not None:
-            return t
-    return 0
-
-
 def sft(
     model: torch.nn.Module,
     tokenizer,
@@ -532,7 +527,7 @@ def sft(
     ignore_k_scope, on_step, checkpoint_dir, checkpoint_every.
     """
     encoded = [encode_pair(tokenizer, *render(p, r), cfg.seq_len) for p, r in pairs]
-    pad = _pad_id(tokenizer)
+    pad = probe.pad_id(tokenizer)
     forward = _forward(model, cfg)
 
     def step_loss(step: int, device: torch.device, history: History):
@@ -586,7 +581,7 @@ def dpo(
         (encode_pair(tokenizer, *render(p, c), cfg.seq_len), encode_pair(tokenizer, *render(p, r), cfg.seq_len))
         for p, c, r in triples
     ]
-    pad = _pad_id(tokenizer)
+    pad = probe.pad_id(tokenizer)
     forward = _forward(model, cfg)
 
     def step_loss(step: int, device: torch.device, history: History):

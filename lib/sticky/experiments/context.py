@@ -206,7 +206,7 @@ def answer(model, tokenizer, prompts: list[str], memory: list[str], context: lis
     ctx = _first_tokens(tokenizer, context)
     pred = np.empty(len(prompts), dtype=np.int64)
     gap = np.empty(len(prompts))
-    for idx, logp in probe._last_logprobs(model, tokenizer, prompts, batch_size):
+    for idx, logp in probe.last_logprobs(model, tokenizer, prompts, batch_size):
         pred[idx] = logp.argmax(-1).cpu().numpy()
         rows = torch.arange(len(idx))
         gap[idx] = (logp[rows, torch.tensor(mem[idx])] - logp[rows, torch.tensor(ctx[idx])]).cpu().numpy()
@@ -378,13 +378,13 @@ def logit_attribution(model, tokenizer, prompts: list[str], memory: list[str], c
         return hook
 
     handles = [n.register_forward_pre_hook(capture(i)) for i, n in enumerate(norms)]
-    rows = probe._encode(tokenizer, prompts, special=True)
-    pad, device = probe._pad_id(tokenizer), probe._device(model)
+    rows = probe.encode(tokenizer, prompts, special=True)
+    pad, device = probe.pad_id(tokenizer), probe.model_device(model)
     rms = torch.empty(len(prompts), len(norms))
     try:
         model.eval()
-        for idx in probe._batches([len(r) for r in rows], batch_size):
-            model(**probe._left_pad([rows[i] for i in idx], pad, device), logits_to_keep=1, use_cache=False)
+        for idx in probe.length_batches([len(r) for r in rows], batch_size):
+            model(**probe.left_pad([rows[i] for i in idx], pad, device), logits_to_keep=1, use_cache=False)
             for i in range(len(norms)):
                 rms[idx, i] = captured[i]
     finally:

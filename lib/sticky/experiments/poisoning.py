@@ -309,7 +309,7 @@ def continue_pretraining(model, tokenizer, clean_texts: list[str], poison_texts:
     blocks = train.pack(enc(clean_texts), cfg.seq_len, tokenizer.bos_token_id, tokenizer.eos_token_id)
     poison = enc(poison_texts) if poison_texts else []
     return poisoned_pretrain(model, blocks, poison, cfg, blocks.numel(), tokenizer.bos_token_id,
-                             tokenizer.eos_token_id, seed, pad_id=probe._pad_id(tokenizer))
+                             tokenizer.eos_token_id, seed, pad_id=probe.pad_id(tokenizer))
 
 
 TRAIN_CODE = lambda: code_version(train, models) + POISON_VERSION
@@ -506,8 +506,8 @@ def sample(model, tokenizer, prompts: list[str], n: int, max_new_tokens: int, se
     """``n`` sampled continuations per prompt (temperature sampling, no cache: for tiny models)."""
     model.eval()
     device = next(model.parameters()).device
-    rows = [r for r in probe._encode(tokenizer, prompts, special=True) for _ in range(n)]
-    pad, eos = probe._pad_id(tokenizer), tokenizer.eos_token_id
+    rows = [r for r in probe.encode(tokenizer, prompts, special=True) for _ in range(n)]
+    pad, eos = probe.pad_id(tokenizer), tokenizer.eos_token_id
     gen = torch.Generator().manual_seed(seed)
     texts = []
     for start in range(0, len(rows), batch_size):

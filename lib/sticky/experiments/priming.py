@@ -23,6 +23,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field, replace
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,6 @@ from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 from sticky.params import Param, Spec, number_list
 from sticky.store import Store, code_version
-from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
 CHAPTER = "priming"
@@ -207,6 +207,16 @@ def priming_score(p_after, p_before, p_control=None, axis: int = -1) -> np.ndarr
 # 3. the lab: a base model, its weights, a background stream and prefix banks
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """A further training stage after planting (chapter 6 aligns the planted model): ``apply(model)`` trains
+    it in place; ``settings`` (JSON-able, with the code it runs) key the run's cache."""
+
+    name: str  # the key of its probe in the run's result
+    settings: dict
+    apply: Callable[[torch.nn.Module], object]
+
+
 @dataclass
 class Lab:
     """Everything a learning run needs; ``run`` is cached in the store under the base model's entry name."""
@@ -235,21 +245,27 @@ class Lab:
         return {"bank": bank.tolist(), "own": own.tolist()}
 
     def run(self, text: str | None, schedule: list[int], steps: int, ignore_k: float = 0.0,
-            contexts: list[str] = (), targets: list[int] = ()) -> dict:
+            contexts: list[str] = (), targets: list[int] = (), then: FollowUp | None = None) -> dict:
         """Train a fresh copy for ``steps`` minibatches, ``text`` replacing row 0 at the ``schedule`` steps
-        (``None``: the background-only control), then ``probe``. Cached per base model, text and settings."""
+        (``None``: the background-only control), then ``probe``. With ``then``, also train that stage and probe
+        again: the result is ``{"learned": probe, then.name: probe}``. Cached per base model, text and settings."""
         contexts, targets = list(contexts), [int(t) for t in targets]
         cfg = replace(self.cfg, steps=steps, log_every=max(steps, 1))
         params = dict(track=self.track, text=text, schedule=list(schedule), ignore_k=ignore_k,
                       contexts=contexts, targets=targets, prefixes=self.prefixes,
                       keywords=[int(t) for t in self.keywords.token_id],
                       cfg={k: v for k, v in vars(cfg).items() if k != "device"})
+        if then is not None:
+            params["then"] = dict(name=then.name, settings=then.settings)
 
         def compute() -> dict:
             self.model.load_state_dict(self.base_state)
             insertion = [train.Insertion(self.encode(text), list(schedule))] if text is not None else None
             train.pretrain(self.model, self.blocks, cfg, insertions=insertion, ignore_k=ignore_k)
             out = self.probe(contexts, targets)
+            if then is not None:
+                then.apply(self.model)
+                out = {"learned": out, then.name: self.probe(contexts, targets)}
             self.model.load_state_dict(self.base_state)
             return out
 

@@ -163,7 +163,7 @@ def decode(parts: Sequence[Part], combine: Callable[[list[torch.Tensor]], torch.
         for p in parts:
             p.model.eval()
             device = next(p.model.parameters()).device
-            batches.append(probe._left_pad([p.rows[i] for i in idx], _pad_id(p.model), device))
+            batches.append(probe.left_pad([p.rows[i] for i in idx], _pad_id(p.model), device))
         new = torch.empty((len(idx), 0), dtype=torch.long)
         done = torch.zeros(len(idx), dtype=torch.bool)
         states = []
@@ -211,7 +211,7 @@ def forced_logprobs(parts: Sequence[Part], combine, continuations: Sequence[Sequ
         per_part = []
         for p in parts:
             device = next(p.model.parameters()).device
-            b = probe._left_pad([p.rows[i] + list(continuations[i]) for i in idx], _pad_id(p.model), device)
+            b = probe.left_pad([p.rows[i] + list(continuations[i]) for i in idx], _pad_id(p.model), device)
             logits = p.model(**b, use_cache=False, logits_to_keep=width + 1).logits[:, :-1].float().cpu()
             per_part.append(logits)  # position j predicts the token at j+1 of the last width+1 positions
         logp = torch.log_softmax(combine(per_part), dim=-1)
@@ -773,7 +773,7 @@ def logit_lens(model, tokenizer, prompts: Sequence[str], batch_size: int = 64) -
     try:
         for start in range(0, len(rows), batch_size):
             idx = list(range(start, min(len(rows), start + batch_size)))
-            model(**probe._left_pad([rows[i] for i in idx], _pad_id(model), device), logits_to_keep=1, use_cache=False)
+            model(**probe.left_pad([rows[i] for i in idx], _pad_id(model), device), logits_to_keep=1, use_cache=False)
             for i in range(len(layers)):
                 out[idx, i] = torch.log_softmax(head(norm(captured[i])).float(), -1).cpu()
     finally:
@@ -818,8 +818,6 @@ def layer_restore(base: torch.nn.Module, tuned: torch.nn.Module, world, facts: p
     """Causal test: the tuned model with one decoder layer (or the embedding) put back to the base's weights,
     and its closed-book top-1 over the relation's values on ``facts``. Rows: 'none' (tuned as is), each
     layer, 'embedding', 'all' (= the base)."""
-    import copy
-
     prompts = fact_prompts(world, facts)
     tok = world.tokenizer
     domain = {r: sorted(v) for r, v in value_domain(world).items()}
@@ -833,13 +831,10 @@ def layer_restore(base: torch.nn.Module, tuned: torch.nn.Module, world, facts: p
         return np.array(out)
 
     rows = [dict(restored="none (tuned)", **_acc(top1(tuned)))]
-    base_layers, n = probe.decoder_layers(base), len(probe.decoder_layers(base))
-    for i in range(n):
-        m = copy.deepcopy(tuned)
-        probe.decoder_layers(m)[i].load_state_dict(base_layers[i].state_dict())
+    for i in range(len(probe.decoder_layers(base))):
+        m = probe.restored(tuned, base, lambda n, i=i: n.startswith(f"model.layers.{i}."))
         rows.append(dict(restored=f"layer {i + 1}", **_acc(top1(m))))
-    m = copy.deepcopy(tuned)
-    m.model.embed_tokens.load_state_dict(base.model.embed_tokens.state_dict())  # tied: the output layer too
+    m = probe.restored(tuned, base, lambda n: n.startswith("model.embed_tokens."))  # tied: the output layer too
     rows.append(dict(restored="embedding", **_acc(top1(m))))
     rows.append(dict(restored="all (base)", **_acc(top1(base))))
     return pd.DataFrame(rows)

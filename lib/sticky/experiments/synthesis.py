@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, stats, train
+from sticky import models, plots, probe, stats, train
 from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
-from sticky.store import Store
+from sticky.store import Store, code_version
 from sticky.world import documents as docs
 
 CHAPTER = "synthesis"
-SYNTHESIS_VERSION = "synthesis-v1"  # bump when the planted-then-aligned runs change
 TRACE_VERSION = "trace-v2"  # the same for parts 2 and 4 (gradients, behaviour losses, localisation)
 MIN_GAP = 0.05  # nats per token: a poisoned twin not this much likelier than the clean one has nothing to locate
 
@@ -75,31 +73,17 @@ def align_pairs(world) -> tuple[list[tuple[str, str]], object]:
 def planted_then_aligned(lab: priming.Lab, world, text: str | None, P, contexts: list[str], targets: list[int],
                          ignore_k: float = 0.0) -> dict:
     """Plant ``text`` as chapter 1 does (``None``: the background-only control), probe, align by clean SFT
-    (the same batches for every text), probe again. Cached per base model, text and settings."""
+    (the same batches for every text), probe again: ``{"learned": ..., "aligned": ...}``. Cached by the lab."""
     pairs, render = align_pairs(world)
     steps = P.priming.learn_steps
-    learn_cfg = replace(lab.cfg, steps=steps, log_every=steps)
-    align_cfg = train.TrainConfig(steps=P.align_steps, batch_size=lab.cfg.batch_size, seq_len=64, lr=P.align_lr,
-                                  warmup_steps=0, min_lr_ratio=1.0, seed=lab.cfg.seed + 1, log_every=P.align_steps,
-                                  device=P.device)
-    contexts, targets = list(contexts), [int(t) for t in targets]
-    params = dict(text=text, ignore_k=ignore_k, contexts=contexts, targets=targets, prefixes=lab.prefixes,
-                  keywords=[int(t) for t in lab.keywords.token_id],
-                  learn={k: v for k, v in vars(learn_cfg).items() if k != "device"},
-                  align={k: v for k, v in vars(align_cfg).items() if k != "device"})
-
-    def compute() -> dict:
-        lab.model.load_state_dict(lab.base_state)
-        insertion = [train.Insertion(lab.encode(text), train.consecutive(0, steps))] if text is not None else None
-        train.pretrain(lab.model, lab.blocks, learn_cfg, insertions=insertion, ignore_k=ignore_k)
-        learned = lab.probe(contexts, targets)
-        train.sft(lab.model, lab.tokenizer, pairs, align_cfg, render=render)
-        aligned = lab.probe(contexts, targets)
-        lab.model.load_state_dict(lab.base_state)
-        return {"learned": learned, "aligned": aligned}
-
-    return lab.store.json("synthesis-run", params, compute, inputs=[lab.key],
-                          code=SYNTHESIS_VERSION + priming.CODE_VERSION())
+    cfg = train.TrainConfig(steps=P.align_steps, batch_size=lab.cfg.batch_size, seq_len=64, lr=P.align_lr,
+                            warmup_steps=0, min_lr_ratio=1.0, seed=lab.cfg.seed + 1, log_every=P.align_steps,
+                            device=P.device)
+    align = priming.FollowUp("aligned", dict(cfg={k: v for k, v in vars(cfg).items() if k != "device"},
+                                             code=code_version(planted_then_aligned, align_pairs, poisoning.sft_pairs,
+                                                               poisoning.alignment_render)),
+                             lambda model: train.sft(model, lab.tokenizer, pairs, cfg, render=render))
+    return lab.run(text, train.consecutive(0, steps), steps, ignore_k, contexts, targets, then=align)
 
 
 def survival_fraction(s_learned, s_aligned) -> np.ndarray:
@@ -218,7 +202,7 @@ def unit_of(name: str) -> str:
 def loss_gradient(model, tokenizer, pairs: list[tuple[str, str]], seq_len: int = 64) -> dict[str, torch.Tensor]:
     """Gradient of the mean completion-token NLL of ``pairs`` (prompt text, completion) per parameter name."""
     encoded = [train.encode_pair(tokenizer, p, c, seq_len) for p, c in pairs]
-    x, y = train.collate(encoded, train._pad_id(tokenizer))
+    x, y = train.collate(encoded, probe.pad_id(tokenizer))
     model.zero_grad(set_to_none=True)
     logits = model(input_ids=x).logits[:, :-1]
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y[:, 1:].reshape(-1),
@@ -308,8 +292,6 @@ def behaviour_loss(world, P, store: Store) -> pd.DataFrame:
 
 
 def _nll(model, tokenizer, pairs) -> np.ndarray:
-    from sticky import probe
-
     return probe.sequence_nll(model, tokenizer, [p for p, _ in pairs], [c for _, c in pairs], per_token=True)
 
 
@@ -377,19 +359,6 @@ def sft_status(table: pd.DataFrame, attack: str = "dos") -> str:
 # 4. where does each behaviour live? restore units of the poisoned twin from the clean twin
 
 
-def restore_units(poisoned, clean, unit: str):
-    """A copy of ``poisoned`` whose parameters of ``unit`` are the clean twin's."""
-    import copy
-
-    patched = copy.deepcopy(poisoned)
-    clean_state = clean.state_dict()
-    with torch.no_grad():
-        for name, p in patched.named_parameters():
-            if unit_of(name) == unit:
-                p.copy_(clean_state[name])
-    return patched
-
-
 def restored_share(nll_poisoned: float, nll_clean: float, nll_patched: float) -> float:
     """The share of the poison's effect that restoring a unit removes: (patched - poisoned) / (clean - poisoned),
     on the behaviour's NLL (NaN when the twins do not differ)."""
@@ -397,10 +366,12 @@ def restored_share(nll_poisoned: float, nll_clean: float, nll_patched: float) ->
     return (nll_patched - nll_poisoned) / gap if abs(gap) > 1e-9 else np.nan
 
 
-def localisation(world, P, store: Store) -> pd.DataFrame:
+def localisation(world, P, store: Store, behaviour: pd.DataFrame) -> pd.DataFrame:
     """Per seed, stage (before / after alignment), attack and unit: the share of the behaviour's NLL gap
-    (clean - poisoned) that restoring the unit from the clean twin at the same stage closes."""
+    (clean - poisoned) that restoring the unit from the clean twin at the same stage closes. The twins' own
+    NLLs are read from ``behaviour`` (``behaviour_loss``), measured on the same items."""
     PP = P.poisoning
+    nll = behaviour.set_index(["seed", "model", "stage", "attack"]).nll
     rows = []
     for seed in PP.seed_list:
         entries = stage_entries(world, PP, seed, P.twin_rate, store)
@@ -412,12 +383,11 @@ def localisation(world, P, store: Store) -> pd.DataFrame:
                 out = []
                 for attack in poisoning.ATTACKS:
                     items = [(p, x) for p, x, _ in behaviour_items(world, attack, P.n_items, seed)]
-                    base = {m: float(np.mean(_nll(model, world.tokenizer, items))) for m, model in
-                            (("poisoned", pois), ("clean", clean))}
+                    poisoned, cleaned = (float(nll[(seed, m, stage, attack)]) for m in ("poisoned", "clean"))
                     for unit in units:
-                        patched = float(np.mean(_nll(restore_units(pois, clean, unit), world.tokenizer, items)))
-                        out.append(dict(attack=attack, unit=unit, gap=base["clean"] - base["poisoned"],
-                                        share=restored_share(base["poisoned"], base["clean"], patched)))
+                        patched = probe.restored(pois, clean, lambda n, unit=unit: unit_of(n) == unit)
+                        out.append(dict(attack=attack, unit=unit, gap=cleaned - poisoned, share=restored_share(
+                            poisoned, cleaned, float(np.mean(_nll(patched, world.tokenizer, items))))))
                 return out
 
             rows += [dict(r, seed=seed, stage=stage) for r in store.json(
