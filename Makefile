@@ -43,10 +43,12 @@ screenshots: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/sticky screenshots
 
-# Every chapter's smoke profile on CUDA (a machine with an NVIDIA GPU; pip takes torch's CUDA build there).
+# Every chapter's smoke profile on CUDA (a machine with an NVIDIA GPU; pip takes torch's CUDA build there), then
+# chapter 3's real cross-tuning (LoRA on both packaged models, bf16), which the smoke profile leaves out.
 gpu-check: $(STAMP)
 	$(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu-check: no CUDA device here; allowed: a machine with an NVIDIA GPU and a CUDA build of torch')"
 	time $(BIN)/sticky build --profile smoke -p device cuda
+	time $(BIN)/sticky run biases -p profile smoke -p device cuda -p real_backbones gemma-3-270m,smollm2-135m-instruct
 
 clean:
 	rm -rf _build figures .pytest_cache
