@@ -16,6 +16,7 @@ cross-tuning of the ``paper`` profile.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import warnings
@@ -309,20 +310,22 @@ def tuned_scores(backbone: str, style: str, seed: int, P, items: pd.DataFrame, s
     the adapter's initialisation), then score it on the battery in the tuning format. Cached: the scores and
     the loss curve, not the model. ``load(name, store=...)`` gives (model, tokenizer)."""
     cfg = tuning_config(P, seed)
+    pairs = instruction_set(style, P.real_examples, seed)
 
     def compute() -> dict:
         model, tokenizer = load(backbone, store=store)
         model = with_lora(model, P.lora_rank, seed)
-        pairs = instruction_set(style, P.real_examples, seed)
         history = train.sft(model, tokenizer, pairs, train.TrainConfig(**cfg, device=P.device), render=answer_format)
         out = measure(model, tokenizer, items, chat=False)
         return dict(rows=out.to_dict("records"), option_mass=out.attrs["option_mass"], loss=history.loss)
 
-    params = dict(backbone=backbone, style=style, examples=P.real_examples, rank=P.lora_rank, cfg=cfg,
+    # the key holds the training pairs themselves (their hash), so an edit of a template or word list re-keys
+    data = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
+    params = dict(backbone=backbone, style=style, data=data, rank=P.lora_rank, cfg=cfg,
                   items=items.drop(columns="options").to_dict("records"))
     res = store.json("bias-real-tuned", params, compute, code=code_version(
-        train, instruction_set, _task, _choice, answer_format, with_lora, tuned_scores, measure, probe_prompt,
-        single_token, _space_first, probe, B.scenario_scores, B.choice_score, B.ratio_scale_score))
+        train, answer_format, with_lora, tuned_scores, measure, probe_prompt, single_token, _space_first, probe,
+        B.scenario_scores, B.choice_score, B.ratio_scale_score))
     out = pd.DataFrame(res["rows"])
     out.attrs.update(option_mass=res["option_mass"], loss=res["loss"])
     return out
