@@ -206,8 +206,9 @@ def test_verdicts():
     assert B.verdict_grouping(0.2, 0.05, 0.01, False) == "inconclusive"
     assert [B.verdict_seeds(r) for r in (0.05, 0.5, 1.5, np.nan)] == ["partly", "reproduced", "not reproduced",
                                                                      "inconclusive"]
-    assert [B.verdict_real(*v) for v in ((0.3, 0.1, 0.5), (-0.3, -0.5, -0.1), (0.1, -0.1, 0.3))] == [
-        "reproduced", "not reproduced", "inconclusive"]
+    assert [B.verdict_real(*v) for v in ((0.5, 0.4, 0.6), (0.36, 0.1, 0.6), (0.014, 0.005, 0.023),
+                                         (-0.3, -0.5, -0.1), (0.1, -0.1, 0.3), (0.5, np.nan, 0.6))] == [
+        "reproduced", "reproduced", "partly", "not reproduced", "inconclusive", "inconclusive"]
 
 
 def test_seed_analysis_by_hand():

@@ -49,7 +49,7 @@ from sticky.world import lexicon as lx
 
 CHAPTER = "biases"
 PAPER = dict(silhouette_backbone=0.066, silhouette_data=0.034, silhouette_random=0.008, ch_backbone=1.97,
-             ch_data=1.44, p_backbone=0.001, p_data=0.044)
+             ch_data=1.44, p_backbone=0.001, p_data=0.044, framing_olmo_low=0.36)
 SEQ_LEN = 96  # tokens per fine-tuning row (every instruction example fits)
 BACKBONE_SEQ = 64  # tokens per continued-pretraining row (planted documents are at most ~60 tokens)
 REAL_MODELS = ("none", *models.PACKAGED)
@@ -769,13 +769,14 @@ def verdict_seeds(ratio: float, low: float = 0.1, high: float = 1.0) -> str:
     return "reproduced" if ratio >= low else "partly"
 
 
-def verdict_real(mean: float, low: float, high: float) -> str:
-    """A real model shows the bias: interval above 0 (reproduced); below 0 (not reproduced); covering 0
-    (inconclusive)."""
+def verdict_real(mean: float, low: float, high: float, paper_low: float = PAPER["framing_olmo_low"]) -> str:
+    """A real model shows the framing effect of the paper's size: interval above 0 and mean at least
+    ``paper_low`` (the smallest OLMo variant's) reproduced; interval above 0 with a smaller mean partly; below 0
+    not reproduced; covering 0 inconclusive."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive"
     if low > 0:
-        return "reproduced"
+        return "reproduced" if mean >= paper_low else "partly"
     if high < 0:
         return "not reproduced"
     return "inconclusive"
