@@ -62,17 +62,17 @@ def test_insertion_happens_at_exactly_the_given_steps(tok, blocks):
     text = tok("red sky says red sea", add_special_tokens=False)["input_ids"]
     seen = {}
     model = tiny_model(tok)
-    orig = train._ce_loss
+    orig = train.next_token_loss
 
     def spy(model_, x, y):
         seen[len(seen)] = (x.clone(), y.clone())
         return orig(model_, x, y)
 
-    train._ce_loss = spy
+    train.next_token_loss = spy
     try:
         hist = train.pretrain(model, blocks, cfg(steps=8), insertions=[Insertion(text, train.spaced(1, 3, 3))])
     finally:
-        train._ce_loss = orig
+        train.next_token_loss = orig
     assert hist.inserted == [(1, 0), (4, 0), (7, 0)]
     for step, (x, y) in seen.items():
         holds = [r for r in range(len(x)) if x[r, : len(text)].tolist() == text]

@@ -412,7 +412,7 @@ def _shift(y: torch.Tensor) -> torch.Tensor:
     return torch.cat([y[:, 1:], y.new_full((y.shape[0], 1), IGNORE)], dim=1)
 
 
-def _ce_loss(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def next_token_loss(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy over labelled positions (labels ``y`` aligned with inputs ``x``).
 
     The labels are shifted, not the logits: slicing ``logits[:, :-1]`` would copy the largest activation of
@@ -470,7 +470,7 @@ def pretrain(
                 x[row], y[row] = ins_x, ins_y
                 history.inserted.append((step, row))
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        return _ce_loss(forward, x, y), x.numel()
+        return next_token_loss(forward, x, y), x.numel()
 
     return _run(
         model, cfg, step_loss, desc="pretrain", ignore_k=ignore_k, ignore_k_scope=ignore_k_scope,
@@ -534,7 +534,7 @@ def sft(
         idx = torch.randint(len(encoded), (cfg.batch_size,), generator=_step_generator(cfg.seed, step))
         x, y = collate([encoded[i] for i in idx.tolist()], pad)
         x, y = x.to(device), y.to(device)
-        return _ce_loss(forward, x, y), int((y != IGNORE).sum())
+        return next_token_loss(forward, x, y), int((y != IGNORE).sum())
 
     return _run(model, cfg, step_loss, desc="sft", **loop_kw)
 

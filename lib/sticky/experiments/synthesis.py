@@ -203,11 +203,9 @@ def loss_gradient(model, tokenizer, pairs: list[tuple[str, str]], seq_len: int =
     """Gradient of the mean completion-token NLL of ``pairs`` (prompt text, completion) per parameter name."""
     encoded = [train.encode_pair(tokenizer, p, c, seq_len) for p, c in pairs]
     x, y = train.collate(encoded, probe.pad_id(tokenizer))
+    device = probe.model_device(model)
     model.zero_grad(set_to_none=True)
-    logits = model(input_ids=x).logits[:, :-1]
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y[:, 1:].reshape(-1),
-                                             ignore_index=train.IGNORE)
-    loss.backward()
+    train.next_token_loss(model, x.to(device), y.to(device)).backward()
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad(set_to_none=True)
     return grads
