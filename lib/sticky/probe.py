@@ -7,8 +7,9 @@ sorted by length before batching, so a batch wastes little on padding; results c
 Prompts are tokenized with the tokenizer's special tokens (e.g. Gemma's ``<bos>``); targets and completions
 without, so their tokens are the ones they have on their own.
 
-``restored`` puts named parameters of one model back from another. Head hooks are named like TransformerLens: ``blocks.{L}.attn.head.{H}`` is head H of layer L, acting on that
-head's output before the attention output projection (``self_attn.o_proj``).
+``restored`` puts named parameters of one model back from another. Head hooks are named like TransformerLens:
+``blocks.{L}.attn.head.{H}`` is head H of layer L, acting on that head's output before the attention output
+projection (``self_attn.o_proj``).
 """
 
 from __future__ import annotations
