@@ -849,26 +849,33 @@ def _acc(v: np.ndarray) -> dict:
 # 8. efficiency: three KV caches vs naive recomputation vs the large base alone
 
 
+def decoding_speed(runs: dict, new_tokens: int, repeats: int = 2) -> tuple[dict[str, float], dict[str, list]]:
+    """For each named run ``(parts, combine, use_cache)``: generated tokens per second (all rows' tokens / wall
+    time, best of ``repeats``; no stop token, so every row decodes ``new_tokens``) and the tokens it chose."""
+    speed, outputs = {}, {}
+    for name, (parts, combine, cache) in runs.items():
+        n = len(parts[0].rows)
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            outputs[name] = decode(parts, combine, new_tokens, stop_ids=(), use_cache=cache, batch_size=n)
+            best = min(best, time.perf_counter() - t0)
+        speed[name] = n * new_tokens / best
+    return speed, outputs
+
+
 def benchmark(arms: Arms, users: Sequence[str], new_tokens: int, batch_sizes: Sequence[int], repeats: int = 2) -> pd.DataFrame:
-    """Tokens per second (generated tokens of all rows / wall time, best of ``repeats``) of: proxy decoding
-    with KV caches, proxy decoding recomputing every sequence each step, the large base alone with its KV
-    cache, for each number of prompts decoded together. No stop token: every row decodes ``new_tokens``.
+    """``decoding_speed`` of proxy decoding with KV caches, proxy decoding recomputing every sequence each step,
+    and the large base alone with its KV cache, for each number of prompts decoded together.
     ``cached_equals_naive`` records whether cached and naive decoding chose the same tokens."""
     rows = []
     for n in batch_sizes:
         some = [users[i % len(users)] for i in range(n)]
         proxy_parts, _ = arms.parts("proxy", some)
         base_parts, _ = arms.parts("base", some)
-        outputs, speed = {}, {}
-        for name, parts, combine, cache in [("proxy, KV caches", proxy_parts, proxy_combine(1.0), True),
-                                            ("proxy, naive recomputation", proxy_parts, proxy_combine(1.0), False),
-                                            ("large base alone, KV cache", base_parts, alone, True)]:
-            best = float("inf")
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                outputs[name] = decode(parts, combine, new_tokens, stop_ids=(), use_cache=cache, batch_size=n)
-                best = min(best, time.perf_counter() - t0)
-            speed[name] = n * new_tokens / best
+        speed, outputs = decoding_speed({"proxy, KV caches": (proxy_parts, proxy_combine(1.0), True),
+                                         "proxy, naive recomputation": (proxy_parts, proxy_combine(1.0), False),
+                                         "large base alone, KV cache": (base_parts, alone, True)}, new_tokens, repeats)
         same = outputs["proxy, KV caches"] == outputs["proxy, naive recomputation"]
         for name, v in speed.items():
             rows.append(dict(decoding=name, prompts=n, new_tokens=new_tokens, tokens_per_s=v,
@@ -1098,7 +1105,7 @@ def bench_chart(bench: pd.DataFrame, title: str):
 
     order = list(dict.fromkeys(bench.decoding))
     return alt.Chart(bench, title=title).mark_bar().encode(
-        x=alt.X("prompts:O", title="prompts decoded together (64 new tokens each)"),
+        x=alt.X("prompts:O", title=f"prompts decoded together ({bench.new_tokens.iloc[0]} new tokens each)"),
         xOffset=alt.XOffset("decoding:N", sort=order),
         y=alt.Y("tokens_per_s:Q", scale=alt.Scale(type="log"), title="generated tokens per second (best of 2, log)"),
         color=alt.Color("decoding:N", sort=order, title=None),
