@@ -832,8 +832,8 @@ def scorecard(rows_by_track: dict[str, list[dict]], profile: str) -> pd.DataFram
 # 7. the instruction-dose sweep
 
 
-def dose_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store: Store,
-               main: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def dose_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store: Store) -> tuple[pd.DataFrame,
+                                                                                                  pd.DataFrame]:
     """Cross-tuning at every dose of ``P.doses`` with ``P.sweep_seeds`` seeds (cached models are reused, e.g.
     the headline dose's); per dose the silhouette of the backbone and instruction-data groupings with their
     permutation p-values. Returns (summary per dose, all scores)."""
@@ -844,21 +844,14 @@ def dose_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store:
         frames.append(scores)
         X, labels = model_vectors(scores)
         row = dict(dose=dose, models=len(labels))
-        for grouping, column in (("backbone", "backbone"), ("data", "data")):
-            value, p = stats.grouping_permutation_test(X, labels[column].to_numpy(), "silhouette",
+        for grouping in ("backbone", "data"):
+            value, p = stats.grouping_permutation_test(X, labels[grouping].to_numpy(), "silhouette",
                                                        n_permutations=P.permutations, seed=P.seed)
             row[f"silhouette_{grouping}"], row[f"p_{grouping}"] = value, p
-        means = bias_means(scores)
-        row["backbone_diff"] = float(seed_analysis_diff(means, "backbone"))
-        row["data_diff"] = float(seed_analysis_diff(means, "data"))
+        seeds = seed_analysis(scores)
+        row["backbone_diff"], row["data_diff"] = float(seeds.backbone_diff.mean()), float(seeds.data_diff.mean())
         rows.append(row)
     return pd.DataFrame(rows), pd.concat(frames, ignore_index=True)
-
-
-def seed_analysis_diff(means: pd.DataFrame, column: str) -> float:
-    """Mean over biases of the absolute difference between the two groups' mean scores."""
-    by = means.groupby(["bias", column]).score.mean().unstack(column)
-    return float((by.iloc[:, 0] - by.iloc[:, -1]).abs().mean())
 
 
 def tipping_dose(sweep: pd.DataFrame) -> float:
