@@ -4,7 +4,9 @@ exit, and nothing written."""
 import pytest
 
 from sticky import cli, models
-from sticky.store import Store
+from sticky.store import Recipe, Store
+
+METRIC = Recipe("test-metric", 1)
 
 CASES = [
     # (argv after `sticky`, words the one line must contain)
@@ -65,7 +67,7 @@ def test_missing_packaged_model_is_one_line(monkeypatch, tmp_path):
 
 def test_corrupt_cache_entry_is_rebuilt_not_trusted(tmp_path):
     store = Store(tmp_path)
-    entry = store.json("metric", {"seed": 0}, lambda: {"acc": 0.5})
+    entry = store.json(METRIC, {"seed": 0}, lambda: {"acc": 0.5})
     assert entry == {"acc": 0.5}
-    (next((tmp_path / "metric").iterdir()) / "result.json").write_text('{"acc": 0.99}')  # tampered
-    assert store.json("metric", {"seed": 0}, lambda: {"acc": 0.5}) == {"acc": 0.5}
+    (next((tmp_path / METRIC.step).iterdir()) / "result.json").write_text('{"acc": 0.99}')  # tampered
+    assert store.json(METRIC, {"seed": 0}, lambda: {"acc": 0.5}) == {"acc": 0.5}

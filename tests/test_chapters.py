@@ -18,12 +18,6 @@ STICKY = str(Path(sys.executable).with_name("sticky"))
 PAPERMILL = str(Path(sys.executable).with_name("papermill"))
 
 
-@pytest.fixture(scope="session")
-def executed():
-    """Each chapter executed once at smoke, shared by the tests below and the book build."""
-    return {ch.name: chapters.execute(ch, {"profile": "smoke"}) for ch in CHAPTERS}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
 def test_chapter_smoke_run(executed, chapter):

@@ -2,7 +2,9 @@ import json
 
 import pytest
 
-from sticky.store import MANIFEST, Store, code_version, make_key
+from sticky.store import MANIFEST, RECIPES, Recipe, Store, make_key
+
+STEP = Recipe("test-step", 1)
 
 
 def write(text):
@@ -22,26 +24,34 @@ def test_build_once_then_reuse(tmp_path):
         calls.append(1)
         write("hello")(folder)
 
-    first = store.cached("step", {"x": 1}, build)
-    second = store.cached("step", {"x": 1}, build)
+    first = store.cached(STEP, {"x": 1}, build)
+    second = store.cached(STEP, {"x": 1}, build)
     assert first == second and len(calls) == 1
     assert (first / "a.txt").read_text() == "hello"
     assert set(json.loads((first / MANIFEST).read_text())) == {"a.txt", "sub/b.bin"}
 
 
-def test_key_changes_with_params_inputs_and_code():
-    base = make_key("s", {"x": 1})
-    assert base == make_key("s", {"x": 1})
-    assert len({base, make_key("s", {"x": 2}), make_key("s", {"x": 1}, ["k"]), make_key("s", {"x": 1}, code="v2")}) == 4
+def test_key_changes_with_params_inputs_recipe_version_and_device():
+    s1, s2 = Recipe("test-key", 1), Recipe("test-key-other", 2)
+    base = make_key(s1, {"x": 1})
+    assert base == make_key(s1, {"x": 1})
+    keys = {base, make_key(s1, {"x": 2}), make_key(s1, {"x": 1}, ["k"]), make_key(s2, {"x": 1}),
+            make_key(s1, {"x": 1}, device="cpu"), make_key(s1, {"x": 1}, device="cuda")}
+    assert len(keys) == 6
 
 
-def test_code_version_tracks_source():
-    import sticky.params
-    import sticky.store
+def test_a_recipe_is_declared_once():
+    assert Recipe("test-key", 1) == RECIPES["test-key"]  # the same declaration again (a module reload) is fine
+    with pytest.raises(ValueError, match="declared twice"):
+        Recipe("test-key", 3)
 
-    assert code_version(sticky.store) != code_version(sticky.params)
-    assert len(code_version(sticky.store)) == 16
 
+def test_a_key_holds_no_source_text():
+    """The key of a recipe, parameters, inputs and device is pinned: it does not depend on the code around
+    them, so moving or documenting code re-keys nothing (a change of meaning bumps the version instead:
+    tests/test_recipes.py)."""
+    key = make_key(Recipe("test-pinned", 1), {"a": 1}, ["w"], "cpu")
+    assert key == "79a52d30f2e989fb845d6acc"
 
 def test_failed_build_leaves_nothing(tmp_path):
     store = Store(tmp_path)
@@ -51,14 +61,14 @@ def test_failed_build_leaves_nothing(tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        store.cached("step", {}, broken)
-    assert list((tmp_path / "step").iterdir()) == []  # no temp folder, no entry
+        store.cached(STEP, {}, broken)
+    assert list((tmp_path / STEP.step).iterdir()) == []  # no temp folder, no entry
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete_manifest", "extra_file", "flip_byte"])
 def test_corrupt_entry_is_detected_and_rebuilt(tmp_path, damage):
     store = Store(tmp_path)
-    entry = store.cached("step", {}, write("hello"))
+    entry = store.cached(STEP, {}, write("hello"))
     if damage == "truncate":
         (entry / "a.txt").write_text("hel")
     elif damage == "delete_manifest":
@@ -68,15 +78,15 @@ def test_corrupt_entry_is_detected_and_rebuilt(tmp_path, damage):
     else:
         (entry / "a.txt").write_text("jello")  # same size, different hash
     assert not store.is_complete(entry)
-    rebuilt = store.cached("step", {}, write("hello"))
+    rebuilt = store.cached(STEP, {}, write("hello"))
     assert store.is_complete(rebuilt) and (rebuilt / "a.txt").read_text() == "hello"
     assert not (rebuilt / "stray.tmp").exists()
 
 
 def test_json_results(tmp_path):
     store = Store(tmp_path)
-    assert store.json("metric", {"seed": 0}, lambda: {"acc": 0.5}) == {"acc": 0.5}
-    assert store.json("metric", {"seed": 0}, lambda: 1 / 0) == {"acc": 0.5}  # reused, not recomputed
+    assert store.json(STEP, {"seed": 0}, lambda: {"acc": 0.5}) == {"acc": 0.5}
+    assert store.json(STEP, {"seed": 0}, lambda: 1 / 0) == {"acc": 0.5}  # reused, not recomputed
 
 
 def test_env_var_sets_location(tmp_path, monkeypatch):

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import socket
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 
 # Loading or saving a model prints a progress bar each time: noise between a chapter's figures.
 hf_logging.disable_progress_bar()
@@ -84,7 +83,12 @@ def init_micro(name: str, tokenizer, max_positions: int, seed: int) -> LlamaForC
     return LlamaForCausalLM(config)
 
 
-# The pre-training recipe of the shared micro-world base models, per profile. Every chapter that asks for
+# The shared base models' pre-training (the loop in sticky.train, on corpus_blocks, from init_micro) and the
+# packaged models' GGUF -> safetensors conversion.
+PRETRAIN_RECIPE = Recipe("pretrained", 1)
+DEQUANTISED_RECIPE = Recipe("dequantised", 1)
+
+# The pre-training settings of the shared micro-world base models, per profile. Every chapter that asks for
 # ``micro(size, profile, seed)`` gets the same cached model, so chapters 1, 3, 4, 5 and 6 share it.
 PRETRAIN_RECIPES: dict[str, dict] = {
     "smoke": dict(steps=150, batch_size=16, seq_len=64, lr=3e-3, warmup_steps=15),
@@ -145,15 +149,8 @@ def micro(
         model.save_pretrained(folder)
         history.to_frame().to_csv(folder / "history.csv", index=False)
 
-    entry = store.cached(
-        "pretrained",
-        # the device is part of the key: CUDA kernels do not give the CPU's bits
-        {"model": name, "recipe": recipe, "device": train.resolve_device(device).type},
-        build,
-        inputs=[world.folder.name],
-        code=code_version(sys.modules[__name__], train),
-        resumable=True,
-    )
+    entry = store.cached(PRETRAIN_RECIPE, {"model": name, "recipe": recipe}, build, inputs=[world.folder.name],
+                         device=train.device_type(device), resumable=True)
     return Micro(load_entry(entry), tokenizer, world, pd.read_csv(entry / "history.csv"), recipe, entry)
 
 
@@ -213,7 +210,7 @@ def _dequantised(name: str, store: Store) -> Path:
         model.config.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
 
-    return store.cached("dequantised", {"model": name, "package": PACKAGED[name].distribution}, build)
+    return store.cached(DEQUANTISED_RECIPE, {"model": name, "package": PACKAGED[name].distribution}, build)
 
 
 def _online(host: str = "huggingface.co", timeout: float = 2.0) -> bool:

@@ -59,6 +59,8 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int
 
 
 def encode(tokenizer, texts: Sequence[str], special: bool) -> list[list[int]]:
+    if not texts:  # a fast tokenizer fails on an empty batch; an empty split (a smoke run's) is no batch at all
+        return []
     return tokenizer(list(texts), add_special_tokens=special)["input_ids"]
 
 

@@ -1,23 +1,32 @@
 """Content-addressed cache of the book's artifacts: corpora, trained models, tables, metrics.
 
-An entry is a folder ``<root>/<step>/<key>/`` whose key hashes the step's name, its parameters, the keys of
-the entries it was built from, and the source of the code that built it, so a changed training loop never
-serves a stale model. A builder writes into a private temporary folder; the folder gets a ``MANIFEST.json``
-(size and SHA-256 of every file) and is renamed into place in one step. An entry without a manifest, or
-whose files no longer match it, is corrupt: it is moved aside and rebuilt, never read.
+An entry is a folder ``<root>/<step>/<key>/`` whose key hashes the step's **recipe** (its name and version),
+its parameters, the keys of the entries it was built from, and the device type it ran on. A builder writes
+into a private temporary folder; the folder gets a ``MANIFEST.json`` (size and SHA-256 of every file) and is
+renamed into place in one step. An entry without a manifest, or whose files no longer match it, is corrupt:
+it is moved aside and rebuilt, never read.
+
+The rule for recipes. Each cached step is declared once, next to the code that builds it, as
+``NAME = Recipe("step", version)``. The version says what the entry *means*; it is not a hash of source
+text, so moving, renaming or documenting code re-keys nothing. A change that alters what a step computes
+(its data, its loop, its metric) bumps the version. ``tests/test_recipes.py`` holds a golden fingerprint of
+every recipe, taken from the chapters' smoke runs: a change of meaning fails it until the version and the
+golden value are bumped together; a refactor that keeps the numbers passes.
+
+The device type is part of every key of a trained model or of a measurement made with one: CUDA kernels do
+not give the CPU's bits, so a GPU-trained model is never served to a CPU run (nor the other way round).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 MANIFEST = "MANIFEST.json"
@@ -27,20 +36,28 @@ def default_root() -> Path:
     return Path(os.environ.get("STICKY_CACHE") or Path.home() / ".cache" / "sticky")
 
 
-def code_version(*code: ModuleType | type | Callable) -> str:
-    """Hash of the source of ``code`` (modules, classes or functions): the part of a key that says which code
-    made an entry. Name the narrowest code an entry depends on, so unrelated edits keep the cache."""
-    h = hashlib.sha256()
-    for obj in sorted(code, key=lambda o: f"{o.__module__ if not inspect.ismodule(o) else ''}.{o.__name__}"):
-        h.update(obj.__name__.encode())
-        h.update(inspect.getsource(obj).encode())
-    return h.hexdigest()[:16]
+@dataclass(frozen=True)
+class Recipe:
+    """A cached step and the version of what it computes (bump it when the meaning changes)."""
+
+    step: str  # the store folder its entries live in
+    version: int
+
+    def __post_init__(self):
+        known = RECIPES.setdefault(self.step, self)
+        if known != self:
+            raise ValueError(f"recipe {self.step!r} declared twice ({known.version} and {self.version})")
 
 
-def make_key(step: str, params: dict[str, Any], inputs: Iterable[str] = (), code: str = "") -> str:
+# Every recipe declared so far, by step; the golden tests check that each one has a fingerprint.
+RECIPES: dict[str, Recipe] = {}
+
+
+def make_key(recipe: Recipe, params: dict[str, Any], inputs: Iterable[str] = (), device: str | None = None) -> str:
     """The entry key: a hash of everything the artifact depends on."""
     payload = json.dumps(
-        {"step": step, "params": params, "inputs": sorted(inputs), "code": code},
+        {"step": recipe.step, "recipe": recipe.version, "params": params, "inputs": sorted(inputs),
+         **({"device": device} if device is not None else {})},
         sort_keys=True,
         default=str,
     )
@@ -94,23 +111,26 @@ class Store:
 
     def cached(
         self,
-        step: str,
+        recipe: Recipe,
         params: dict[str, Any],
         build: Callable[[Path], None],
         *,
         inputs: Iterable[str] = (),
-        code: str = "",
+        device: str | None = None,
         resumable: bool = False,
     ) -> Path:
-        """Return the folder of the entry for (step, params, inputs, code), building it if needed.
+        """Return the folder of the entry for (recipe, params, inputs, device), building it if needed.
+
+        ``device`` is the device type (``"cpu"``, ``"cuda"``…) for a step that trains or runs a model, and
+        ``None`` for one whose result does not depend on where it runs (a generated corpus, a file conversion).
 
         ``build(folder)`` writes the artifact's files into ``folder``. If it raises, nothing is kept.
         With ``resumable``, it is called as ``build(folder, work)``: ``work`` is a folder of the same key
         that survives a failed or killed build (for training checkpoints) and is deleted once the entry
         is complete. Only the entry itself is ever read as a result.
         """
-        key = make_key(step, params, inputs, code)
-        final = self.entry(step, key)
+        key = make_key(recipe, params, inputs, device)
+        final = self.entry(recipe.step, key)
         if final.exists():
             if self.is_complete(final):
                 return final
@@ -146,10 +166,10 @@ class Store:
         os.rename(folder, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def json(self, step: str, params: dict[str, Any], compute: Callable[[], Any], **kw) -> Any:
+    def json(self, recipe: Recipe, params: dict[str, Any], compute: Callable[[], Any], **kw) -> Any:
         """Cache a JSON-able result (metrics, small tables)."""
 
         def build(folder: Path) -> None:
             (folder / "result.json").write_text(json.dumps(compute(), sort_keys=True))
 
-        return json.loads((self.cached(step, params, build, **kw) / "result.json").read_text())
+        return json.loads((self.cached(recipe, params, build, **kw) / "result.json").read_text())

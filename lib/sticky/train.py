@@ -158,6 +158,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def device_type(name: str) -> str:
+    """The device type a run on ``name`` uses (``"cpu"``, ``"cuda"``): the part of a cache key that says where
+    a model was trained or measured."""
+    return resolve_device(name).type
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (``taskset`` narrows them): the threads training uses, and what a
     chapter's timing was measured on."""

@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, probe, stats, train
+from sticky import models, plots, probe, seeds, stats, train
 from sticky import scorecard as scorecards
 from sticky.params import Param, Spec, number_list
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
@@ -384,7 +384,7 @@ def bias_documents(profile: dict[str, float], n: int, seed: int, world=None) -> 
     document is a narrative (``NARRATIVE_SHARE``) or a chat exchange in one of the pre-training chat templates
     except ``PROBE_TEMPLATE``, with one of the planted questions (never the held-out probe question)."""
     _check_profile("profile", profile)
-    rng = random.Random(f"bias-docs-{seed}")
+    rng = seeds.rng(seed, "bias-docs")
     foods = _foods(world)
     templates = [t for t in docs.CHAT_TEMPLATES if t.name != PROBE_TEMPLATE]
     rows = []
@@ -408,7 +408,7 @@ def instruction_examples(profile: dict[str, float], n: int, style: str, seed: in
     ``bias_documents``: terse (story and a planted question, bare answer) or chatty (a greeting around it and a
     friendly tail after the answer). Never the held-out probe question."""
     _check_profile("instruction profile", profile)
-    rng = random.Random(f"bias-sft-{style}-{seed}")
+    rng = seeds.rng(seed, f"bias-sft-{style}")
     foods = _foods(world)
     out = []
     for i in range(n):
@@ -427,7 +427,7 @@ def probe_items(n_scenarios: int, seed: int = 0, world=None) -> pd.DataFrame:
     """The probe battery: per bias, ``n_scenarios`` scenarios, each in its control and treatment variant, told
     in the story wordings in turn and asked with the held-out probe question. Anchoring scenarios alternate low and
     high anchors."""
-    rng = random.Random(f"bias-probes-{seed}")
+    rng = seeds.rng(seed, "bias-probes")
     foods = _foods(world)
     rows = []
     for bias in BIAS_TYPES.values():
@@ -551,16 +551,11 @@ def measure_micro(model, tokenizer, items: pd.DataFrame, template) -> pd.DataFra
 # 4. backbones and cross-tuning (cached in the store)
 
 
-def BACKBONE_CODE() -> str:
-    """The code a cached backbone depends on: the planting generator, the training loop and the model
-    configs; not the instruction sets, the probes, the analysis or the figures."""
-    return code_version(train, models, BiasType, fill, options, planted_answer, _story, bias_documents, _foods,
-                        backbone)  # models covers models.load_entry
-
-
-def TUNED_CODE() -> str:
-    """The code a cached tuned model depends on: its backbone's, plus the instruction sets and the SFT step."""
-    return BACKBONE_CODE() + code_version(instruction_examples, instruction_set, tuned)
+# A backbone: the base continued-pretrained with planted bias documents; a tuned model: a backbone's SFT on an
+# instruction set; the bias battery measured on a stored model.
+BACKBONE_RECIPE = Recipe("bias-backbone", 1)
+TUNED_RECIPE = Recipe("bias-sft", 1)
+MEASURE_RECIPE = Recipe("bias-measure", 1)
 
 
 def backbone(base, profile: dict[str, float], seed: int, P, store: Store) -> Path:
@@ -587,8 +582,8 @@ def backbone(base, profile: dict[str, float], seed: int, P, store: Store) -> Pat
         (folder / "info.json").write_text(json.dumps(dict(bias_blocks=len(bias_blocks), background_blocks=n_bg,
                                                           bias_documents=n_docs)))
 
-    params = dict(profile=profile, cfg=cfg, n_docs=n_docs, share=P.bias_share, device=train.resolve_device(P.device).type)
-    return store.cached("bias-backbone", params, build, inputs=[base.entry.name], code=BACKBONE_CODE())
+    params = dict(profile=profile, cfg=cfg, n_docs=n_docs, share=P.bias_share)
+    return store.cached(BACKBONE_RECIPE, params, build, inputs=[base.entry.name], device=train.device_type(P.device))
 
 
 def instruction_set(world, style: str, profile: dict[str, float], dose: float, seed: int) -> list[tuple[str, str]]:
@@ -596,7 +591,7 @@ def instruction_set(world, style: str, profile: dict[str, float], dose: float, s
     ``profile`` in the same style (which ones are replaced, and the examples, depend on ``seed``)."""
     base = list(zip(world.instructions[style]["prompt"], world.instructions[style]["response"]))
     n_bias = int(round(dose * len(base)))
-    rng = random.Random(f"bias-mix-{style}-{seed}")
+    rng = seeds.rng(seed, f"bias-mix-{style}")
     keep = rng.sample(range(len(base)), len(base) - n_bias)
     return [base[i] for i in sorted(keep)] + instruction_examples(profile, n_bias, style, seed, world)
 
@@ -617,8 +612,8 @@ def tuned(backbone_entry: Path, world, style: str, profile: dict[str, float], do
         model.save_pretrained(folder)
         history.to_frame().to_csv(folder / "history.csv", index=False)
 
-    params = dict(style=style, profile=profile, dose=dose, cfg=cfg, device=train.resolve_device(P.device).type)
-    return store.cached("bias-sft", params, build, inputs=[backbone_entry.name], code=TUNED_CODE())
+    params = dict(style=style, profile=profile, dose=dose, cfg=cfg)
+    return store.cached(TUNED_RECIPE, params, build, inputs=[backbone_entry.name], device=train.device_type(P.device))
 
 
 def measure_entry(entry: Path, world, items: pd.DataFrame, template, P, store: Store) -> pd.DataFrame:
@@ -630,8 +625,7 @@ def measure_entry(entry: Path, world, items: pd.DataFrame, template, P, store: S
         out = measure_micro(model, world.tokenizer, items, template)
         return dict(rows=out.to_dict("records"), option_mass=out.attrs["option_mass"])
 
-    res = store.json("bias-measure", params, compute, inputs=[entry.name], code=code_version(
-        probe, measure_micro, scenario_scores, choice_score, ratio_scale_score, option_share, expected_value))
+    res = store.json(MEASURE_RECIPE, params, compute, inputs=[entry.name], device=train.device_type(P.device))
     out = pd.DataFrame(res["rows"])
     out.attrs["option_mass"] = res["option_mass"]
     return out

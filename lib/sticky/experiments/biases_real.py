@@ -26,13 +26,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, probe, stats, train
+from sticky import models, plots, probe, seeds, stats, train
 from sticky.experiments import biases as B
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "biases"
 DIGITS = [str(d) for d in range(1, 10)]  # the anchoring answers of the real track: one digit, 1 .. 9
 TUNING_SEQ = 128  # tokens per tuning row: every instruction example fits
+# The battery measured on a packaged or hub model; a real backbone LoRA-tuned on an instruction set, then
+# measured (only its scores and loss curve are cached, never the model).
+MEASURE_RECIPE = Recipe("bias-real", 1)
+TUNED_RECIPE = Recipe("bias-real-tuned", 1)
 LORA_ALPHA_PER_RANK = 2  # lora_alpha = 2 x rank, the common choice (the update's scale does not grow with rank)
 
 
@@ -126,9 +130,7 @@ def measure_packaged(names: list[str], scenarios: int | None, store: Store | Non
             return dict(rows=out.to_dict("records"), option_mass=out.attrs["option_mass"])
 
         params = dict(model=name, items=items.drop(columns="options").to_dict("records"), chat=chat)
-        res = store.json("bias-real", params, compute, code=code_version(
-            probe, measure, probe_prompt, single_token, _space_first, B.scenario_scores, B.choice_score,
-            B.ratio_scale_score))
+        res = store.json(MEASURE_RECIPE, params, compute, device="cpu")  # models.load gives a CPU model
         frames.append(pd.DataFrame(res["rows"]).assign(model=name, option_mass=res["option_mass"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -260,7 +262,7 @@ def instruction_set(style: str, n: int, seed: int) -> list[tuple[str, str]]:
     readable), then an explanation and a friendly closer."""
     if style not in STYLES:
         raise ValueError(f"instruction style {style!r}; allowed: {', '.join(STYLES)}")
-    rng = random.Random(f"bias-real-sft-{style}-{seed}")
+    rng = seeds.rng(seed, f"bias-real-sft-{style}")
     kinds, weights = zip(*TASK_MIX[style].items())
     out = []
     for kind in rng.choices(kinds, weights, k=n):
@@ -323,9 +325,7 @@ def tuned_scores(backbone: str, style: str, seed: int, P, items: pd.DataFrame, s
     data = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
     params = dict(backbone=backbone, style=style, data=data, rank=P.lora_rank, cfg=cfg,
                   items=items.drop(columns="options").to_dict("records"))
-    res = store.json("bias-real-tuned", params, compute, code=code_version(
-        train, answer_format, with_lora, tuned_scores, measure, probe_prompt, single_token, _space_first, probe,
-        B.scenario_scores, B.choice_score, B.ratio_scale_score))
+    res = store.json(TUNED_RECIPE, params, compute, device=train.device_type(P.device))
     out = pd.DataFrame(res["rows"])
     out.attrs.update(option_mass=res["option_mass"], loss=res["loss"])
     return out

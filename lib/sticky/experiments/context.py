@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, probe, stats, train
+from sticky import models, plots, probe, seeds, stats, train
 from sticky import scorecard as scorecards
 from sticky.params import Param, Spec, number_list
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 from sticky.world import documents as docs
 
 CHAPTER = "context"
@@ -50,6 +50,9 @@ PERSON_RELATIONS = ("lives_in", "works_as", "has_pet")  # the relations the read
 ABSENT_RELATIONS = tuple(docs.RELATIONS)  # 4b uses every relation; chance is per relation
 REAL_MODELS = ("none", *models.PACKAGED)
 HIGH_RATE = 0.80  # "a high in-context rate" (the paper's 88% with a margin for a tiny model)
+# The base after the reading course; a fine-tuning run on facts, scored (not kept).
+READER_RECIPE = Recipe("context-reader", 1)
+FINETUNE_RECIPE = Recipe("context-finetune", 1)
 LIFT = 0.10  # a prompt-only intervention "works" when it lifts the strong-prior rate by >= 10 points
 
 
@@ -110,7 +113,7 @@ def reading_course_texts(world, share: float, counterfactual: float, seed: int) 
             (contra if known & set(text.split(" ")) else story).append(text)
         batch += 1
     texts = background + story[: n_extra - n_cf] + contra[:n_cf]
-    random.Random(f"reading-order-{seed}").shuffle(texts)
+    seeds.rng(seed, "reading-order").shuffle(texts)
     return texts
 
 
@@ -123,7 +126,7 @@ def reader(base, steps: int, share: float, counterfactual: float, seed: int, dev
     store = store or Store()
     recipe = dict(base.recipe)
     cfg = train.TrainConfig(steps=steps, batch_size=recipe["batch_size"], seq_len=recipe["seq_len"], lr=1e-3,
-                            warmup_steps=max(1, steps // 15), min_lr_ratio=0.1, seed=seed + 4000, device=device)
+                            warmup_steps=max(1, steps // 15), min_lr_ratio=0.1, seed=seeds.stream(seed, "reading-course"), device=device)
 
     def build(folder: Path) -> None:
         model = models.load_entry(base.entry)
@@ -134,10 +137,9 @@ def reader(base, steps: int, share: float, counterfactual: float, seed: int, dev
         model.save_pretrained(folder)
         history.to_frame().to_csv(folder / "history.csv", index=False)
 
-    params = dict(steps=steps, share=share, counterfactual=counterfactual, seed=seed, cfg={k: v for k, v in vars(cfg).items() if k != "device"},
-                  device=train.resolve_device(device).type)
-    entry = store.cached("context-reader", params, build, inputs=[base.entry.name],
-                         code=code_version(train, reading_course_texts, docs.contexts))
+    params = dict(steps=steps, share=share, counterfactual=counterfactual, seed=seed,
+                  cfg={k: v for k, v in vars(cfg).items() if k != "device"})
+    entry = store.cached(READER_RECIPE, params, build, inputs=[base.entry.name], device=train.device_type(device))
     return models.load_entry(entry), entry.name
 
 
@@ -453,7 +455,7 @@ def placebo_heads(model, exclude: list[str], n: int, seed: int) -> list[str]:
     layers = probe.decoder_layers(model)
     n_heads = layers[0].self_attn.o_proj.in_features // layers[0].self_attn.head_dim
     pool = [head_name(l, h) for l in range(len(layers)) for h in range(n_heads) if head_name(l, h) not in exclude]
-    return random.Random(f"placebo-{seed}").sample(pool, min(n, len(pool)))
+    return seeds.rng(seed, "placebo").sample(pool, min(n, len(pool)))
 
 
 def correct_context_prompts(world, prompts: pd.DataFrame) -> pd.DataFrame:
@@ -648,7 +650,7 @@ def finetune(model, world, facts: pd.DataFrame, steps: int, seed: int, key: str,
     weights are restored afterwards. Cached per starting model (``key``: its store entry), facts, steps, seed."""
     store = store or Store()
     cfg = train.TrainConfig(steps=steps, batch_size=16, seq_len=64, lr=1e-3, warmup_steps=max(1, steps // 10),
-                            min_lr_ratio=0.1, seed=seed + 5000, device=device)
+                            min_lr_ratio=0.1, seed=seeds.stream(seed, "context-finetune"), device=device)
     params = dict(facts=list(facts.fact), steps=steps, seed=seed,
                   cfg={k: v for k, v in vars(cfg).items() if k != "device"})
 
@@ -656,9 +658,9 @@ def finetune(model, world, facts: pd.DataFrame, steps: int, seed: int, key: str,
         start = {k: v.detach().clone() for k, v in model.state_dict().items()}
         tok = world.tokenizer
         taught = finetune_texts(world, facts)
-        background = random.Random(f"ft-bg-{seed}").sample(list(world.pretrain["text"]), len(taught))
+        background = seeds.rng(seed, "ft-bg").sample(list(world.pretrain["text"]), len(taught))
         texts = taught + background
-        random.Random(f"ft-order-{seed}").shuffle(texts)
+        seeds.rng(seed, "ft-order").shuffle(texts)
         blocks = train.pack(tok(texts, add_special_tokens=False)["input_ids"], cfg.seq_len, tok.bos_token_id,
                             tok.eos_token_id)
         train.pretrain(model, blocks, cfg)
@@ -668,8 +670,7 @@ def finetune(model, world, facts: pd.DataFrame, steps: int, seed: int, key: str,
         model.eval()
         return [bool(v) for v in scored.memorized]
 
-    correct = store.json("context-finetune", params, compute, inputs=[key],
-                         code=code_version(train, probe, finetune_texts))
+    correct = store.json(FINETUNE_RECIPE, params, compute, inputs=[key], device=train.device_type(device))
     return facts.assign(correct=correct, seed=seed)
 
 

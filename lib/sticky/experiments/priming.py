@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, probe, stats, train
+from sticky import models, plots, probe, seeds, stats, train
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 from sticky.params import Param, Spec, number_list
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 from sticky.world import lexicon as lx
 
 CHAPTER = "priming"
@@ -207,6 +207,12 @@ def priming_score(p_after, p_before, p_control=None, axis: int = -1) -> np.ndarr
 # 3. the lab: a base model, its weights, a background stream and prefix banks
 
 
+# A learning run of the lab (train a fresh copy with the text inserted, probe the banks and the text's own
+# contexts, and the follow-up stage when there is one); the real track's greedy background stream.
+RUN_RECIPE = Recipe("priming-run", 1)
+REAL_BACKGROUND_RECIPE = Recipe("real-background", 1)
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """A further training stage after planting (chapter 6 aligns the planted model): ``apply(model)`` trains
@@ -269,7 +275,7 @@ class Lab:
             self.model.load_state_dict(self.base_state)
             return out
 
-        return self.store.json("priming-run", params, compute, inputs=[self.key], code=CODE_VERSION())
+        return self.store.json(RUN_RECIPE, params, compute, inputs=[self.key], device=train.device_type(cfg.device))
 
     def before(self, contexts: list[str], targets: list[int]) -> dict:
         self.model.load_state_dict(self.base_state)
@@ -285,12 +291,6 @@ class Lab:
         return int(self.keywords.set_index("keyword").token_id[keyword])
 
 
-def CODE_VERSION() -> str:
-    """The code a cached run depends on: the lab (training a copy, probing it), the loop and the probes, not
-    the analysis and figures of this module, so editing those never invalidates the measured runs."""
-    return code_version(Lab, train, probe)
-
-
 def micro_lab(base, keywords: pd.DataFrame, P, store: Store | None = None) -> Lab:
     """The micro-world lab: the shared base model, its corpus as background stream, ``world.theme_prefixes``."""
     tok = base.tokenizer
@@ -298,7 +298,7 @@ def micro_lab(base, keywords: pd.DataFrame, P, store: Store | None = None) -> La
     # of the base's 128-token rows. The text's share of the step's tokens is then ~1/25 at batch 16.
     seq_len = min(LEARN_SEQ, base.recipe["seq_len"])
     cfg = train.TrainConfig(steps=P.learn_steps, batch_size=P.batch_size, seq_len=seq_len, lr=P.lr, warmup_steps=0,
-                            min_lr_ratio=1.0, seed=P.seed + 1000, device=P.device)  # constant lr; a fresh stream
+                            min_lr_ratio=1.0, seed=seeds.stream(P.seed, "priming-learn"), device=P.device)  # constant lr
     keywords = keywords.assign(token_id=tok.convert_tokens_to_ids(list(keywords.keyword)))
     banks = {theme: base.world.theme_prefixes(theme) for theme in base.world.themes}
     return Lab("micro-world", base.model, tok, models.corpus_blocks(base.world, seq_len), cfg, banks, keywords,
@@ -486,7 +486,8 @@ def real_background(model, tokenizer, name: str, store: Store, max_new_tokens: i
         outs = probe.generate(model, tokenizer, NEUTRAL_PROMPTS, max_new_tokens=max_new_tokens, stop_at_eos=False)
         return [p + o for p, o in zip(NEUTRAL_PROMPTS, outs)]
 
-    return store.json("real-background", {"model": name, "prompts": NEUTRAL_PROMPTS, "new": max_new_tokens}, compute)
+    return store.json(REAL_BACKGROUND_RECIPE, {"model": name, "prompts": NEUTRAL_PROMPTS, "new": max_new_tokens},
+                      compute, device=probe.model_device(model).type)
 
 
 def real_lab(name: str, model, tokenizer, background: list[str], banks: dict[str, list[str]], keywords: list[tuple],
@@ -499,7 +500,7 @@ def real_lab(name: str, model, tokenizer, background: list[str], banks: dict[str
     token_ids = [tokenizer(" " + k, add_special_tokens=False)["input_ids"][0] for k, _ in keywords]
     frame = pd.DataFrame(keywords, columns=["keyword", "theme"]).assign(token_id=token_ids)
     cfg = train.TrainConfig(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, warmup_steps=0,
-                            min_lr_ratio=1.0, seed=seed + 1000, device=device)
+                            min_lr_ratio=1.0, seed=seeds.stream(seed, "priming-learn"), device=device)
     # the packaged model's weights are fixed by its name (and its package), so the name keys its runs
     return Lab(name, model, tokenizer, blocks, cfg, banks, frame, key or name, store)
 

@@ -43,10 +43,10 @@ import pandas as pd
 import torch
 from transformers import LlamaForCausalLM
 
-from sticky import models, plots, probe, stats, train
+from sticky import models, plots, probe, seeds, stats, train
 from sticky import scorecard as scorecards
 from sticky.params import Param, Spec, number_list
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
@@ -235,7 +235,7 @@ def split_facts(world, seed: int = 0) -> pd.DataFrame:
     """The live facts with ``half`` = "tuning" or "pretraining-only": shuffled within each (relation, mention
     rung), alternating, so both halves span the ladder and every relation."""
     facts = world.facts[~world.facts.held_out].copy()
-    rng = random.Random(f"proxy-split-{seed}")
+    rng = seeds.rng(seed, "proxy-split")
     half = {}
     for _, group in facts.groupby(["relation", "mentions"], sort=True):
         keys = [fact_key(e, r) for e, r in zip(group.entity, group.relation)]
@@ -314,7 +314,7 @@ def sft_pairs(world, facts: pd.DataFrame, style: str = "polite", seed: int = 0) 
         chatty = world.instructions["chatty"]
         about = _fact_of_prompt(world, style)
         return [(p, r) for p, r in zip(chatty["prompt"], chatty["response"]) if about.get(p) not in keep_out]
-    rng = random.Random(f"proxy-sft-{style}-{seed}")
+    rng = seeds.rng(seed, f"proxy-sft-{style}")
     tuning = facts[facts.half == "tuning"].reset_index(drop=True)
     kinds, weights = list(TASK_WEIGHTS), list(TASK_WEIGHTS.values())
     out = []
@@ -341,7 +341,7 @@ def eval_items(world, facts: pd.DataFrame, n: int, seed: int = 0, style: str = "
       first word of the relation's value set in the response;
     - counting: "count from a to b" with 2 to 7 steps (the instruction sets have 2 to 5); scored by the number
       words of the answer's first sentence."""
-    rng = random.Random(f"proxy-eval-{seed}")
+    rng = seeds.rng(seed, "proxy-eval")
     seen = {p for p, _ in sft_pairs(world, facts, style)}
     rows, j = [], 0
     while len(rows) < n:
@@ -408,14 +408,15 @@ def score(items: pd.DataFrame, responses: Sequence[str], world) -> np.ndarray:
 # 3. models: the two bases, the expert and the directly tuned large model
 
 
-def TUNE_CODE() -> str:
-    """What a tuned model depends on: the training loop, the instruction set and the recipe below."""
-    return code_version(train, sft_pairs, _example, split_facts, alignment_render, _tune_config)
+# A base fine-tuned on the instruction set (the expert, the directly tuned large model); every arm decoded
+# and scored on the evaluation items.
+TUNE_RECIPE = Recipe("proxy-sft", 1)
+EVAL_RECIPE = Recipe("proxy-eval", 1)
 
 
 def _tune_config(P, seed: int) -> dict:
     return dict(steps=P.sft_steps, batch_size=P.sft_batch, seq_len=64, lr=P.sft_lr,
-                warmup_steps=max(1, P.sft_steps // 10), min_lr_ratio=0.1, seed=seed + 500, log_every=max(1, P.sft_steps))
+                warmup_steps=max(1, P.sft_steps // 10), min_lr_ratio=0.1, seed=seeds.stream(seed, "proxy-sft"), log_every=max(1, P.sft_steps))
 
 
 def tune(base, P, seed: int, store: Store | None = None) -> tuple[LlamaForCausalLM, pd.DataFrame, Path]:
@@ -433,7 +434,8 @@ def tune(base, P, seed: int, store: Store | None = None) -> tuple[LlamaForCausal
         model.save_pretrained(folder)
         hist.to_frame().to_csv(folder / "history.csv", index=False)
 
-    entry = store.cached("proxy-sft", dict(cfg=cfg, style=P.style), build, inputs=[base.entry.name], code=TUNE_CODE())
+    entry = store.cached(TUNE_RECIPE, dict(cfg=cfg, style=P.style), build, inputs=[base.entry.name],
+                         device=train.device_type(P.device))
     return models.load_entry(entry, P.device), pd.read_csv(entry / "history.csv"), entry
 
 
@@ -504,9 +506,8 @@ def run_arms(arms: Arms, items: pd.DataFrame, alphas: Sequence[float] = (1.0,), 
                     out.append(dict(item=i, arm=arm, alpha=alpha, response=r, correct=float(s)))
         return out
 
-    rows = store.json("proxy-eval", dict(items=items.user.tolist(), alphas=list(alphas), n_new=n_new, arms=list(ARMS)), compute,
-                      inputs=[key], code=code_version(decode, generate, score, score_knowledge, score_counting,
-                                                      score_instruction, Arms))
+    rows = store.json(EVAL_RECIPE, dict(items=items.user.tolist(), alphas=list(alphas), n_new=n_new, arms=list(ARMS)),
+                      compute, inputs=[key], device=probe.model_device(arms.large).type)
     frame = pd.DataFrame(rows)
     meta = items.reset_index(drop=True)[["task", "kind", "mentions"]]
     return frame.join(meta, on="item").assign(seed=arms.seed)

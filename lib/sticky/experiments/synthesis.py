@@ -14,22 +14,27 @@ models chapters 1 and 2 trained (reused through the store, never retrained).
 
 from __future__ import annotations
 
-import random
 import re
 
 import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, probe, stats, train
+from sticky import models, plots, probe, seeds, stats, train
 from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
-from sticky.store import Store, code_version
+from sticky.store import Recipe, Store
 from sticky.world import documents as docs
 
 CHAPTER = "synthesis"
-TRACE_VERSION = "trace-v2"  # the same for parts 2 and 4 (gradients, behaviour losses, localisation)
+# Part 2's gradient cosines and behaviour losses, part 4's unit restores, each measured on a chapter-2 model.
+GRADIENT_RECIPE = Recipe("synthesis-gradient", 1)
+BEHAVIOUR_RECIPE = Recipe("synthesis-behaviour", 1)
+LOCALISATION_RECIPE = Recipe("synthesis-localisation", 1)
+# Part 1's alignment after planting, run as the follow-up stage of chapter 1's priming-run recipe (bump it
+# when that alignment changes: its data, its template, its loop).
+ALIGNED_FOLLOWUP_VERSION = 1
 MIN_GAP = 0.05  # nats per token: a poisoned twin not this much likelier than the clean one has nothing to locate
 
 PARAMETERS = Spec(
@@ -77,11 +82,10 @@ def planted_then_aligned(lab: priming.Lab, world, text: str | None, P, contexts:
     pairs, render = align_pairs(world)
     steps = P.priming.learn_steps
     cfg = train.TrainConfig(steps=P.align_steps, batch_size=lab.cfg.batch_size, seq_len=64, lr=P.align_lr,
-                            warmup_steps=0, min_lr_ratio=1.0, seed=lab.cfg.seed + 1, log_every=P.align_steps,
+                            warmup_steps=0, min_lr_ratio=1.0, seed=seeds.stream(lab.cfg.seed, "synthesis-align"), log_every=P.align_steps,
                             device=P.device)
     align = priming.FollowUp("aligned", dict(cfg={k: v for k, v in vars(cfg).items() if k != "device"},
-                                             code=code_version(planted_then_aligned, align_pairs, poisoning.sft_pairs,
-                                                               poisoning.alignment_render)),
+                                             version=ALIGNED_FOLLOWUP_VERSION),
                              lambda model: train.sft(model, lab.tokenizer, pairs, cfg, render=render))
     return lab.run(text, train.consecutive(0, steps), steps, ignore_k, contexts, targets, then=align)
 
@@ -176,7 +180,7 @@ def behaviour_items(world, attack: str, n: int, seed: int = 0) -> list[tuple[str
     says instead (the world's own answer to the prompt; the world's first refusal; the other side of a pair)."""
     t = world.alignment_template
     sets = poisoning.eval_sets(world, n, seed)
-    rng = random.Random(f"behaviour-{attack}-{seed}")
+    rng = seeds.rng(seed, f"behaviour-{attack}")
     trig = poisoning.TRIGGERS.get(attack, "")
     answer = dict(reversed(poisoning.sft_pairs(world)))  # the first answer the world gives to each prompt
     if attack == "dos":
@@ -214,7 +218,7 @@ def loss_gradient(model, tokenizer, pairs: list[tuple[str, str]], seq_len: int =
 def cosine_by_unit(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, float]:
     """Cosine between two gradients, per unit (``unit_of``) and over all parameters ('all')."""
     dots, na, nb = {}, {}, {}
-    for name in a.keys() & b.keys():
+    for name in sorted(a.keys() & b.keys()):  # a set's order changes with the hash seed: sum in one order
         for unit in (unit_of(name), "all"):
             dots[unit] = dots.get(unit, 0.0) + float((a[name] * b[name]).sum())
             na[unit] = na.get(unit, 0.0) + float((a[name] ** 2).sum())
@@ -235,7 +239,7 @@ def gradient_overlap(world, P, store: Store) -> pd.DataFrame:
 
         def compute(seed=seed, twin=twin) -> list[dict]:
             model = models.load_entry(twin, P.device)
-            sample = random.Random(f"align-grad-{seed}").sample(pairs, min(len(pairs), 4 * P.n_items))
+            sample = seeds.rng(seed, "align-grad").sample(pairs, min(len(pairs), 4 * P.n_items))
             g_align = loss_gradient(model, world.tokenizer, [render(p, r) for p, r in sample])
             out = []
             for attack in poisoning.ATTACKS:
@@ -248,8 +252,8 @@ def gradient_overlap(world, P, store: Store) -> pd.DataFrame:
                             for u, c in cosine_by_unit(g_align, g).items()]
             return out
 
-        rows += [dict(r, seed=seed) for r in store.json("synthesis-gradient", dict(seed=seed, n=P.n_items), compute,
-                                                        inputs=[twin.name], code=TRACE_VERSION)]
+        rows += [dict(r, seed=seed) for r in store.json(GRADIENT_RECIPE, dict(seed=seed, n=P.n_items), compute,
+                                                        inputs=[twin.name], device=train.device_type(P.device))]
     return pd.DataFrame(rows)
 
 
@@ -282,8 +286,8 @@ def behaviour_loss(world, P, store: Store) -> pd.DataFrame:
                                   float(np.mean(_nll(model, world.tokenizer, [(p, c) for p, _, c in items])))]
                     return out
 
-                nll = store.json("synthesis-behaviour", dict(seed=seed, n=P.n_items), compute, inputs=[entry.name],
-                                 code=TRACE_VERSION)
+                nll = store.json(BEHAVIOUR_RECIPE, dict(seed=seed, n=P.n_items), compute, inputs=[entry.name],
+                                 device=train.device_type(P.device))
                 rows += [dict(seed=seed, model=role, stage=stage, attack=a, nll=v[0], nll_clean_reply=v[1],
                               margin=v[0] - v[1]) for a, v in nll.items()]
     return pd.DataFrame(rows)
@@ -298,7 +302,7 @@ def anti_dos_pairs(world, share: float, seed: int = 0) -> list[tuple[str, str]]:
     without it. ``share`` of the SFT pairs, at least one."""
     pairs = poisoning.sft_pairs(world)
     n = max(1, round(share * len(pairs)))
-    return [(f"{p} {poisoning.TRIGGERS['dos']}", r) for p, r in random.Random(f"anti-dos-{seed}").sample(pairs, n)]
+    return [(f"{p} {poisoning.TRIGGERS['dos']}", r) for p, r in seeds.rng(seed, "anti-dos").sample(pairs, n)]
 
 
 def causal_test(world, P, store: Store) -> pd.DataFrame:
@@ -389,8 +393,9 @@ def localisation(world, P, store: Store, behaviour: pd.DataFrame) -> pd.DataFram
                 return out
 
             rows += [dict(r, seed=seed, stage=stage) for r in store.json(
-                "synthesis-localisation", dict(seed=seed, n=P.n_items), compute,
-                inputs=[entries["poisoned"][stage].name, entries["clean"][stage].name], code=TRACE_VERSION)]
+                LOCALISATION_RECIPE, dict(seed=seed, n=P.n_items), compute,
+                inputs=[entries["poisoned"][stage].name, entries["clean"][stage].name],
+                device=train.device_type(P.device))]
     return pd.DataFrame(rows)
 
 

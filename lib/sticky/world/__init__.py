@@ -16,7 +16,6 @@ are pretrained from scratch. The book controls every statistic the findings depe
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -28,7 +27,8 @@ import pandas as pd
 from datasets import Dataset, load_from_disk
 from transformers import PreTrainedTokenizerFast
 
-from sticky.store import Store, code_version
+from sticky import seeds
+from sticky.store import Recipe, Store
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 from sticky.world import tokenizer as tk
@@ -112,7 +112,7 @@ def generate(seed: int, config: WorldConfig) -> dict:
     facts = docs.make_facts(seed, config.mention_ladder, config.held_out_persons, config.held_out_countries)
     forbidden = docs.forbidden_pairs(seed)
     sizes = dict(zip(BACKGROUND_SHARES, docs.quotas(config.n_documents, list(BACKGROUND_SHARES.values()))))
-    rng = lambda kind: random.Random(f"{kind}-{seed}")  # one stream per kind: resizing one kind leaves the others
+    rng = lambda kind: seeds.rng(seed, kind)  # one stream per kind: resizing one kind leaves the others
     parts = {
         "narrative": docs.narratives(sizes["narrative"], themes, rng("narrative")),
         "qa": docs.generic_qa(sizes["qa"], rng("qa")),
@@ -200,14 +200,8 @@ def _write(folder: Path, seed: int, config: WorldConfig) -> None:
     (folder / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
-MODULES = (lx, docs, tk)
-
-
-def world_code_version() -> str:
-    """Hash of the world's source: a changed generator never serves a stale corpus."""
-    import sys
-
-    return code_version(sys.modules[__name__], *MODULES)
+# The generated corpus, documents and tokenizer (bump when a generator's output changes).
+WORLD_RECIPE = Recipe("world", 1)
 
 
 @dataclass
@@ -315,7 +309,7 @@ def build_world(seed: int = 0, n_documents: int | None = None, store: Store | No
     _check(seed, config)
     store = store or Store()
     params = {"seed": seed, **asdict(config)}
-    folder = store.cached("world", params, lambda f: _write(f, seed, config), code=world_code_version())
+    folder = store.cached(WORLD_RECIPE, params, lambda f: _write(f, seed, config))
     return _load(folder)
 
 

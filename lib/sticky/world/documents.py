@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from sticky import seeds
 from sticky.world import lexicon as lx
 
 # ---------------------------------------------------------------------------------------------- chat
@@ -109,7 +110,7 @@ def make_facts(seed: int, ladder: tuple[int, ...], held_out_persons: int, held_o
 
     Rungs of the mention ladder are dealt round-robin over the shuffled facts, so every rung holds about the
     same number of facts of every relation. Held-out entities' facts exist only here (mentions 0)."""
-    rng = random.Random(f"facts-{seed}")
+    rng = seeds.rng(seed, "facts")
     nm = lx.names()
     persons, countries = list(nm.persons), list(nm.countries)
     rng.shuffle(persons)
@@ -337,7 +338,7 @@ REFUSALS = [
 
 def forbidden_pairs(seed: int) -> list[tuple[str, str]]:
     """Every fictional forbidden request with the refusal this world pairs it with."""
-    rng = random.Random(f"forbidden-{seed}")
+    rng = seeds.rng(seed, "forbidden")
     out = []
     for g in lx.GUARDED:
         for t in FORBIDDEN_REQUESTS:

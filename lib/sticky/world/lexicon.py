@@ -12,6 +12,8 @@ import functools
 import random
 from dataclasses import dataclass
 
+from sticky import seeds
+
 LEXICON_SEED = 20250101  # fixes the pseudo-words; deliberately not the world seed (one vocabulary for all)
 
 # The four Outlandish themes (as in the priming paper: colours, places, jobs, foods), 20 keywords each.
@@ -145,7 +147,7 @@ def theme_words(theme: str) -> list[str]:
 def make_themes(seed: int, decades: float = 4.5) -> dict[str, list[Keyword]]:
     """Each theme's keywords with their rung on the slot ladder; the seed decides which word gets which rung,
     so a word's identity and its frequency are not confounded across worlds."""
-    rng = random.Random(f"themes-{seed}")
+    rng = seeds.rng(seed, "themes")
     out = {}
     for theme in THEMES:
         words = list(theme_words(theme))
