@@ -94,14 +94,17 @@ def _file(sums: _Sums, path: Path) -> None:
         sums.bytes += path.stat().st_size
 
 
+def of_entry(entry: Path) -> dict:
+    """The sums of one store entry."""
+    sums = _Sums()
+    for path in sorted(p for p in entry.rglob("*") if p.is_file()):
+        _file(sums, path)
+    return sums.as_dict()
+
+
 def fingerprint(step_dir: Path) -> dict:
     """The sums over every complete entry of one step (entries in any order give the same sums)."""
-    per_entry = []
-    for entry in sorted(p for p in Path(step_dir).iterdir() if (p / "MANIFEST.json").exists()):
-        sums = _Sums()
-        for path in sorted(p for p in entry.rglob("*") if p.is_file()):
-            _file(sums, path)
-        per_entry.append(sums.as_dict())
+    per_entry = [of_entry(e) for e in sorted(p for p in Path(step_dir).iterdir() if (p / "MANIFEST.json").exists())]
     out = {"entries": len(per_entry)}
     for k in ("n", "total", "abs", "weighted", "chars", "bytes"):
         out[k] = round(sum(e[k] for e in per_entry), 6)

@@ -34,3 +34,16 @@ def test_written_file_round_trips(tmp_path, monkeypatch):
     path = scorecard.write(table, "priming")
     assert path == tmp_path / "priming" / "scorecard.csv"
     pd.testing.assert_frame_equal(pd.read_csv(path), table)
+
+
+def test_show_rule_displays_the_functions_own_source(monkeypatch):
+    import inspect
+
+    from IPython import display as ipd
+
+    from sticky import scorecard
+
+    shown = []
+    monkeypatch.setattr(ipd, "display", lambda obj: shown.append(obj))
+    scorecard.show_rule(scorecard.frame)
+    assert shown[0].data.startswith("```python\ndef frame(") and inspect.getsource(scorecard.frame).strip() in shown[0].data

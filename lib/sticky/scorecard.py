@@ -6,6 +6,7 @@ the scorecard chapter reads those files back, so no number is ever retyped.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pandas as pd
@@ -36,3 +37,11 @@ def write(table: pd.DataFrame, chapter: str) -> Path:
     table.to_csv(tmp, index=False)
     tmp.replace(path)
     return path
+
+
+def show_rule(*functions) -> None:
+    """Display the source of the functions that decide a chapter's verdicts, as the page's own code: the reader
+    sees exactly what runs (the source is read from the library at run time, never copied into the page)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n\n".join(f"```python\n{inspect.getsource(f).rstrip()}\n```" for f in functions)))
