@@ -11,6 +11,7 @@ import torch
 from sticky import scorecard, stats, train
 from sticky.experiments import poisoning as po
 from sticky.store import Store
+from sticky.train import loop as train_loop  # where pretrain looks up next_token_loss
 from sticky.world import build_world, documents as docs, lexicon as lx
 
 from toys import tiny_model, toy_tokenizer
@@ -162,7 +163,7 @@ def test_twins_share_data_order_except_poison_rows():
 
     def record(name):
         batches = []
-        orig = train.next_token_loss
+        orig = train_loop.next_token_loss
 
         def spy(model, x, y):
             batches.append(x.clone())
@@ -171,13 +172,13 @@ def test_twins_share_data_order_except_poison_rows():
 
     for name, poison in (("clean", []), ("poisoned", [[5, 6, 7], [8, 9]])):
         batches, spy = record(name)
-        old = train.next_token_loss
-        train.next_token_loss = spy
+        old = train_loop.next_token_loss
+        train_loop.next_token_loss = spy
         try:
             _, info = po.poisoned_pretrain(tiny_model(tok), blocks, poison, cfg, corpus_tokens=blocks.numel() // 4,
                                            bos=tok.bos_token_id, eos=tok.eos_token_id, seed=0)
         finally:
-            train.next_token_loss = old
+            train_loop.next_token_loss = old
         seen[name] = (torch.stack(batches), info)
     clean, (pois, info) = seen["clean"][0], seen["poisoned"]
     poison_cells = {(s, 0) for s in info["steps"]}  # one poison row per step here: row 0

@@ -9,6 +9,7 @@ import torch
 
 from sticky import train
 from sticky.train import IGNORE, Insertion, TrainConfig
+from sticky.train import loop as train_loop  # where pretrain looks up next_token_loss
 
 from toys import tiny_model, toy_tokenizer
 
@@ -62,17 +63,18 @@ def test_insertion_happens_at_exactly_the_given_steps(tok, blocks):
     text = tok("red sky says red sea", add_special_tokens=False)["input_ids"]
     seen = {}
     model = tiny_model(tok)
-    orig = train.next_token_loss
+    orig = train_loop.next_token_loss
 
     def spy(model_, x, y):
         seen[len(seen)] = (x.clone(), y.clone())
         return orig(model_, x, y)
 
-    train.next_token_loss = spy
+    train_loop.next_token_loss = spy
     try:
         hist = train.pretrain(model, blocks, cfg(steps=8), insertions=[Insertion(text, train.spaced(1, 3, 3))])
     finally:
-        train.next_token_loss = orig
+        train_loop.next_token_loss = orig
+    assert sorted(seen) == list(range(8)), "the spy saw every step's loss"
     assert hist.inserted == [(1, 0), (4, 0), (7, 0)]
     for step, (x, y) in seen.items():
         holds = [r for r in range(len(x)) if x[r, : len(text)].tolist() == text]
