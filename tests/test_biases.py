@@ -14,6 +14,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from sticky import stats
 from sticky.experiments import biases as B
 from sticky.world import documents as docs
+from sticky.world import lexicon as lx
 from sticky.world import make_tokenizer
 
 # ------------------------------------------------------------------------------------------ scores
@@ -132,7 +133,7 @@ def test_planted_documents_use_only_world_words_and_never_the_held_out_templates
 
 def test_planted_answers_follow_the_dial():
     rng = random.Random(0)
-    foods = B._foods(None)
+    foods = B.common_foods(None)
     for bias in ("framing", "status_quo", "halo"):
         for dial, expect in ((1.0, 1.0), (-1.0, 0.0), (0.0, 0.5)):
             hits = []
@@ -146,7 +147,7 @@ def test_planted_answers_follow_the_dial():
     # anchoring: a full dial puts every count in the anchor's half of three .. ten
     for _ in range(100):
         v = B.fill("anchoring", rng, foods)
-        x = B.lx.NUMBERS.index(B.planted_answer("anchoring", v, True, 1.0, rng))
+        x = lx.NUMBERS.index(B.planted_answer("anchoring", v, True, 1.0, rng))
         assert (x >= 7) == (v["A"] in B.HIGH_ANCHORS) and 3 <= x <= 10
 
 

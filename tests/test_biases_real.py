@@ -11,9 +11,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from sticky import train
 from sticky.experiments import biases as B
-from sticky.experiments import biases_real as R
 from sticky.store import Store
 from sticky.world import make_tokenizer
+
+R = B.real  # the real-model track
 
 
 def tiny_model(tok, seed: int = 0) -> LlamaForCausalLM:

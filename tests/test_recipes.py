@@ -93,7 +93,9 @@ def test_recipe_keeps_its_fingerprint_in_the_smoke_runs(executed, step):
 
 
 def test_bias_real_measure_on_a_toy_model():
-    from sticky.experiments import biases_real as R
+    from sticky.experiments import biases
+
+    R = biases.real
 
     tok = toy_tokenizer()
     out = R.measure(tiny_model(tok), tok, R.battery(5), chat=False)
@@ -101,7 +103,9 @@ def test_bias_real_measure_on_a_toy_model():
 
 
 def test_bias_real_tuned_on_a_toy_model(tmp_path):
-    from sticky.experiments import biases_real as R
+    from sticky.experiments import biases
+
+    R = biases.real
 
     tok = toy_tokenizer()
     P = SimpleNamespace(real_steps=2, real_batch_size=2, real_lr=1e-3, real_examples=16, lora_rank=4, real_seeds=1,

@@ -27,10 +27,13 @@ import pandas as pd
 import torch
 
 from sticky import models, plots, probe, seeds, stats, train
-from sticky.experiments import biases as B
 from sticky.store import Recipe, Store
 
-DATA = Path(__file__).resolve().parents[3] / "data" / "biases"
+from .figures import BIAS_ORDER
+from .measurement import expected_value, option_share, scenario_scores
+from .rules import verdict_real
+
+DATA = Path(__file__).resolve().parents[4] / "data" / "biases"  # the repository: .../biases/real.py -> ./
 DIGITS = [str(d) for d in range(1, 10)]  # the anchoring answers of the real track: one digit, 1 .. 9
 TUNING_SEQ = 128  # tokens per tuning row: every instruction example fits
 # The battery measured on a packaged or hub model; a real backbone LoRA-tuned on an instruction set, then
@@ -109,9 +112,9 @@ def measure(model, tokenizer, items: pd.DataFrame, chat: bool) -> pd.DataFrame:
     pa, pb = matrix[:, 0], matrix[:, 1]
     p_biased = np.where(items.biased == "A", pa, pb)
     p_other = np.where(items.biased == "A", pb, pa)
-    share = np.where(is_num, np.nan, B.option_share(p_biased, p_other))
-    expected = np.where(is_num, B.expected_value(matrix[:, 2:], np.arange(1, 10)), np.nan)
-    out = B.scenario_scores(items, share, expected)
+    share = np.where(is_num, np.nan, option_share(p_biased, p_other))
+    expected = np.where(is_num, expected_value(matrix[:, 2:], np.arange(1, 10)), np.nan)
+    out = scenario_scores(items, share, expected)
     out.attrs["option_mass"] = float(np.mean(np.where(is_num, matrix[:, 2:].sum(-1), pa + pb)))
     return out
 
@@ -153,7 +156,7 @@ def framing_rows(profile: pd.DataFrame) -> dict[str, list[dict]]:
         out[r.model] = [dict(claim_id="framing_effect", claim="a framing effect: the gamble is chosen more under "
                              "the loss frame (score = P(gamble | loss) - P(gamble | gain))",
                              paper_value="0.36-0.66 (OLMo), -0.06-0.29 (T5)", our_value=r.score, ci_low=r.low,
-                             ci_high=r.high, verdict=B.verdict_real(r.score, r.low, r.high))]
+                             ci_high=r.high, verdict=verdict_real(r.score, r.low, r.high))]
     return out
 
 
@@ -354,7 +357,7 @@ def profile_chart(profile: pd.DataFrame, title: str):
     """Each real model's bias profile: mean score per bias with its bootstrap interval over scenarios."""
     import altair as alt
 
-    base = alt.Chart(profile).encode(y=alt.Y("bias:N", sort=B.BIAS_ORDER, title=None), color="model:N",
+    base = alt.Chart(profile).encode(y=alt.Y("bias:N", sort=BIAS_ORDER, title=None), color="model:N",
                                      yOffset="model:N")
     points = base.mark_point(filled=True, size=70).encode(
         x=alt.X("score:Q", title="bias score (95% bootstrap over scenarios)", scale=alt.Scale(domain=[-1, 1])))

@@ -1,0 +1,56 @@
+"""Chapter 3: where cognitive biases come from (Itzhak, Belinkov, Stanovsky 2025, "Planted in Pretraining,
+Swayed by Finetuning").
+
+Are a model's cognitive biases set by its pre-trained backbone or by its instruction data? Two backbones are
+planted with different bias profiles, each is fine-tuned on each of two instruction sets with several seeds
+(cross-tuning), and every tuned model answers a held-out bias battery: the models should group by backbone.
+The same battery, in natural English, runs on real models, and the ``paper`` profile repeats the
+cross-tuning on two real backbones.
+
+The package, in the order the notebook calls it:
+
+- ``parameters``: ``PARAMETERS``, ``resolve``, the planted profiles, the paper's values;
+- ``data``: the seven biases (``BIAS_TYPES``), the planted documents, the instruction sets with their bias
+  examples, the probe battery;
+- ``training``: the backbones, the tuned models, the cross-tuning and the dose sweep (recipes
+  ``bias-backbone``, ``bias-sft``);
+- ``measurement``: the bias scores, a micro-world model measured on the battery (recipe ``bias-measure``),
+  the grouping and seed analyses;
+- ``rules``: the gate, the verdict rules and the scorecard rows;
+- ``figures``: the Altair charts;
+- ``real``: the real-model track (the English battery, the real cross-tuning; recipes ``bias-real``,
+  ``bias-real-tuned``), reached as ``biases.real``.
+"""
+
+from . import real
+from .data import (BIAS_TYPES, BIASES, CHAT_STYLES, HIGH_ANCHORS, LOW_ANCHORS, PROBE_TEMPLATE, bias_documents,
+                   common_foods, fill, instruction_examples, instruction_set, options, planted_answer, probe_items)
+from .figures import dose_chart, heatmap_chart, pca_chart, seed_chart
+from .measurement import (bias_means, choice_score, expected_value, grouping_analysis, measure_entry, measure_micro,
+                          model_vectors, option_share, pca_frame, ratio_scale_score, scenario_scores, seed_analysis)
+from .parameters import (BACKBONE_SEQ, CHAPTER, PAPER, PARAMETERS, PROFILE_A, PROFILE_B, PROFILE_CHATTY,
+                         PROFILE_TERSE, SEQ_LEN, parse_profile, resolve)
+from .rules import (gate_passes, grouping_rows, profile_gate, scorecard, seed_ratio, seed_ratio_interval, seed_rows,
+                    verdict_grouping, verdict_real, verdict_seeds)
+from .training import backbone, cross_tune, dose_sweep, tipping_dose, tuned
+
+__all__ = [
+    # parameters
+    "BACKBONE_SEQ", "CHAPTER", "PAPER", "PARAMETERS", "PROFILE_A", "PROFILE_B", "PROFILE_CHATTY", "PROFILE_TERSE",
+    "SEQ_LEN", "parse_profile", "resolve",
+    # data
+    "BIAS_TYPES", "BIASES", "CHAT_STYLES", "HIGH_ANCHORS", "LOW_ANCHORS", "PROBE_TEMPLATE", "bias_documents",
+    "common_foods", "fill", "instruction_examples", "instruction_set", "options", "planted_answer", "probe_items",
+    # training
+    "backbone", "cross_tune", "dose_sweep", "tipping_dose", "tuned",
+    # measurement
+    "bias_means", "choice_score", "expected_value", "grouping_analysis", "measure_entry", "measure_micro",
+    "model_vectors", "option_share", "pca_frame", "ratio_scale_score", "scenario_scores", "seed_analysis",
+    # rules
+    "gate_passes", "grouping_rows", "profile_gate", "scorecard", "seed_ratio", "seed_ratio_interval", "seed_rows",
+    "verdict_grouping", "verdict_real", "verdict_seeds",
+    # figures
+    "dose_chart", "heatmap_chart", "pca_chart", "seed_chart",
+    # the real-model track
+    "real",
+]
