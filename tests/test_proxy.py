@@ -1,6 +1,7 @@
 """Chapter 5: the proxy's logit arithmetic by hand, cached decoding token for token against naive recomputation
 and a hand-written loop, teacher forcing, the scores, gap closed, token classes, weight change, the logit
-lens, the verdict rules, the instruction split, and the real-model path on tiny models sharing a vocabulary."""
+lens, the verdict rules, the instruction split, the real-model path on tiny models sharing a vocabulary, and
+the package's public face."""
 
 import copy
 
@@ -318,3 +319,12 @@ def test_gap_closed_by_seed_by_hand():
     by_seed = proxy.gap_closed_by_seed(pd.DataFrame(rows))
     assert by_seed.counting.tolist() == pytest.approx([0.5, 0.75])  # 2 of 4 items, then 3 of 4
     assert proxy.gap_closed(pd.DataFrame(rows)).gap_closed.iloc[0] == pytest.approx(0.625)  # items averaged over seeds
+
+
+# ------------------------------------------------------------------------------------------ the package's public face
+
+
+def test_public_face_exports_what_the_chapter_and_the_benchmark_use():
+    assert all(hasattr(proxy, name) for name in proxy.__all__) and len(set(proxy.__all__)) == len(proxy.__all__)
+    assert {"PARAMETERS", "resolve"} <= set(proxy.__all__)  # sticky.chapters reads them
+    assert {"Part", "decode", "decoding_speed", "proxy_combine", "alone"} <= set(proxy.__all__)  # benchmarks/run.py

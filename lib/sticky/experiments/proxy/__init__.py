@@ -1,0 +1,86 @@
+"""Chapter 5: proxy-tuning (Liu et al. 2024, "Tuning Language Models by Proxy").
+
+At every decoding step, with a large base M, a small tuned expert M+ and the small untuned anti-expert M-
+sharing one vocabulary, the next token is the argmax of
+
+    s_M + alpha * (s_M+ - s_M-)        (raw logits; alpha = 1 in the paper)
+
+and the chosen token is appended for all three, each of which keeps its own KV cache. Only the expert sees
+the chat template; the base and the anti-expert see the plain prompt.
+
+The protocol, as the notebook calls it:
+
+1. ``split_facts`` halves the world's facts (both halves spanning the mention ladder): the *tuning* half may
+   appear in the instruction data, the *pretraining-only* half never does; ``sft_pairs`` is the world's
+   chatty instruction set with the other half's fact questions removed.
+2. ``tune`` fine-tunes a base on those pairs in the alignment template (cached): the small base gives the
+   expert, the large base the directly tuned model, with the same recipe.
+3. ``eval_items`` writes the three tasks (instruction following, closed-book knowledge on pretraining-only
+   facts, counting); ``run_arms`` decodes every item greedily with the four arms (base, expert, proxy,
+   direct) through ``decode`` and scores it; ``gap_closed`` and ``alpha_sweep`` summarise.
+4. ``token_shift`` (probability gain of style vs fact tokens on reference answers), ``weight_change``,
+   ``logit_lens`` and ``layer_restore`` test where tuning acts.
+5. ``benchmark``: proxy decoding with three KV caches vs naive recomputation vs the large base alone.
+6. ``real_track``: the same decoding on a hub family sharing one vocabulary (GPU profile).
+7. ``verdict_*`` apply the rules the chapter states before the results; ``scorecard`` collects the rows.
+
+The floor plan:
+
+- ``parameters``: ``PARAMETERS``, ``resolve`` and the chapter's constants (``TASKS``, ``ARMS``, the paper's value);
+- ``decoding``: the proxy's logit arithmetic, ``decode`` (greedy, one KV cache per model) and teacher forcing;
+- ``lens``: ``logit_lens``;
+- ``data``: the fact split, the instruction styles and set, the evaluation items;
+- ``training``: ``tune`` (the expert and the direct arm, one recipe) and ``Arms``, the models of one seed;
+- ``measurement``: the scores, every arm on the items, the summaries, the knowledge curves, the benchmark;
+- ``localisation``: where tuning acts (token shift, weight change, logit-lens readout, restoring one layer);
+- ``rules``: the verdict rules and the scorecard;
+- ``figures``: the Altair charts;
+- ``real``: the real-model track.
+
+Generic pieces that later chapters could share (``decode``, ``proxy_logits``, ``logit_lens``) live in
+``decoding`` and ``lens`` for now, because the engine modules key every cached model and must not change in a
+chapter's issue.
+"""
+
+from .data import STYLES, alignment_render, eval_items, sft_pairs, split_facts, value_domain
+from .decoding import Part, alone, decode, forced_logprobs, proxy_combine, proxy_logits
+from .figures import (alpha_chart, arms_chart, bench_chart, change_chart, curves_chart, knowledge_chart, lens_chart,
+                      restore_chart, shift_chart)
+from .lens import logit_lens
+from .localisation import (fact_prompts, knowledge_readout, layer_restore, lens_table, shift_summary, token_classes,
+                           token_shift, weight_change)
+from .measurement import (EVAL_RECIPE, accuracy_table, alpha_table, benchmark, contrast, decoding_speed, gap_closed,
+                          gap_closed_by_seed, gap_closed_value, generate, knowledge_by_mentions, knowledge_curves,
+                          knowledge_retention, run_arms, run_seeds, score, score_counting, score_instruction,
+                          score_knowledge)
+from .parameters import ARMS, CHAPTER, PAPER_GAP_CLOSED, PARAMETERS, TASKS, resolve
+from .real import real_items, real_track, same_vocabulary
+from .rules import lower_layer_evidence, scorecard, verdict_gap, verdict_knowledge, verdict_lower_layers, verdict_style
+from .training import TUNE_RECIPE, Arms, tune
+
+__all__ = [
+    # parameters
+    "ARMS", "CHAPTER", "PAPER_GAP_CLOSED", "PARAMETERS", "TASKS", "resolve",
+    # decoding and the logit lens
+    "Part", "alone", "decode", "forced_logprobs", "logit_lens", "proxy_combine", "proxy_logits",
+    # data
+    "STYLES", "alignment_render", "eval_items", "sft_pairs", "split_facts", "value_domain",
+    # training
+    "TUNE_RECIPE", "Arms", "tune",
+    # measurement
+    "EVAL_RECIPE", "accuracy_table", "alpha_table", "benchmark", "contrast", "decoding_speed", "gap_closed",
+    "gap_closed_by_seed", "gap_closed_value", "generate", "knowledge_by_mentions", "knowledge_curves",
+    "knowledge_retention", "run_arms", "run_seeds", "score", "score_counting", "score_instruction",
+    "score_knowledge",
+    # where tuning acts
+    "fact_prompts", "knowledge_readout", "layer_restore", "lens_table", "shift_summary", "token_classes",
+    "token_shift", "weight_change",
+    # rules
+    "lower_layer_evidence", "scorecard", "verdict_gap", "verdict_knowledge", "verdict_lower_layers",
+    "verdict_style",
+    # figures
+    "alpha_chart", "arms_chart", "bench_chart", "change_chart", "curves_chart", "knowledge_chart", "lens_chart",
+    "restore_chart", "shift_chart",
+    # the real-model track
+    "real_items", "real_track", "same_vocabulary",
+]
