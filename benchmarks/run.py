@@ -149,6 +149,7 @@ def bench_probe(n: int = 512) -> dict:
 def bench_proxy(n_prompts: int = 8, new_tokens: int = 64, repeats: int = 2) -> dict:
     """Tokens/s of proxy decoding (``sticky.experiments.proxy.decoding_speed``) with KV caches, without, and of the large
     model alone; a random-init large model (the micro model above) and two small ones on one vocabulary."""
+    from sticky import decoding
     from sticky.experiments import proxy
 
     large = micro_model(0).eval()
@@ -163,10 +164,10 @@ def bench_proxy(n_prompts: int = 8, new_tokens: int = 64, repeats: int = 2) -> d
     rng = np.random.default_rng(1)
     rows = [[2, *rng.integers(4, V, rng.integers(8, 24)).tolist()] for _ in range(n_prompts)]
     chat = [[2, *rng.integers(4, V, rng.integers(8, 24)).tolist()] for _ in range(n_prompts)]
-    parts = [proxy.Part(large, rows), proxy.Part(smalls[0], chat), proxy.Part(smalls[1], rows)]
+    parts = [decoding.Part(large, rows), decoding.Part(smalls[0], chat), decoding.Part(smalls[1], rows)]
     times, out = proxy.decoding_speed({"cached": (parts, proxy.proxy_combine(1.0), True),
                                        "naive": (parts, proxy.proxy_combine(1.0), False),
-                                       "large_alone": (parts[:1], proxy.alone, True)}, new_tokens, repeats)
+                                       "large_alone": (parts[:1], decoding.alone, True)}, new_tokens, repeats)
     return {"prompts": n_prompts, "new_tokens": new_tokens, "proxy_cached_tokens_per_s": times["cached"],
             "proxy_naive_tokens_per_s": times["naive"], "large_alone_tokens_per_s": times["large_alone"],
             "speedup_cached_vs_naive": times["cached"] / times["naive"],

@@ -11,6 +11,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from sticky import decoding, hooks
 from sticky.experiments import proxy
 from sticky.world import WORLD_PROFILES, build_world
 from sticky.world import documents as docs
@@ -84,36 +85,36 @@ def test_cached_proxy_decoding_equals_naive_and_the_manual_loop(toys):
     tok, large, expert, small = toys
     plain = ids(tok, ["the cat", "what is the color of the sky", "a dog ran on the red mat"])
     chat = ids(tok, ["what answer the cat says", "the sky", "yes the dog ran on the mat what"])  # other lengths
-    parts = [proxy.Part(large, plain), proxy.Part(expert, chat), proxy.Part(small, plain)]
+    parts = [decoding.Part(large, plain), decoding.Part(expert, chat), decoding.Part(small, plain)]
     for alpha in (1.0, 0.5, 2.0):
-        cached = proxy.decode(parts, proxy.proxy_combine(alpha), 12, use_cache=True)
-        naive = proxy.decode(parts, proxy.proxy_combine(alpha), 12, use_cache=False)
+        cached = decoding.decode(parts, proxy.proxy_combine(alpha), 12, use_cache=True)
+        naive = decoding.decode(parts, proxy.proxy_combine(alpha), 12, use_cache=False)
         assert cached == naive
         for i in range(3):
             ref = _manual_greedy([(large, plain[i]), (expert, chat[i]), (small, plain[i])], proxy.proxy_combine(alpha), 12)
             assert cached[i] == ref
     # alpha matters: the expert's shift changes the continuation of at least one prompt
-    assert proxy.decode(parts, proxy.proxy_combine(1.0), 12) != proxy.decode([parts[0]], proxy.alone, 12)
+    assert decoding.decode(parts, proxy.proxy_combine(1.0), 12) != decoding.decode([parts[0]], decoding.alone, 12)
 
 
 def test_decode_stops_at_stop_ids_and_batches_alike(toys):
     tok, large, _, _ = toys
     rows = ids(tok, ["the cat", "the sky is", "a dog ran on the red mat"])
-    full = proxy.decode([proxy.Part(large, rows)], proxy.alone, 10)
-    one_by_one = proxy.decode([proxy.Part(large, rows)], proxy.alone, 10, batch_size=1)
+    full = decoding.decode([decoding.Part(large, rows)], decoding.alone, 10)
+    one_by_one = decoding.decode([decoding.Part(large, rows)], decoding.alone, 10, batch_size=1)
     assert full == one_by_one
     stop = full[0][3]
-    cut = proxy.decode([proxy.Part(large, rows)], proxy.alone, 10, stop_ids=[stop])
+    cut = decoding.decode([decoding.Part(large, rows)], decoding.alone, 10, stop_ids=[stop])
     assert cut[0] == full[0][: full[0].index(stop)]
     with pytest.raises(ValueError, match="same number of rows"):
-        proxy.decode([proxy.Part(large, rows), proxy.Part(large, rows[:2])], proxy.proxy_combine(1.0), 3)
+        decoding.decode([decoding.Part(large, rows), decoding.Part(large, rows[:2])], proxy.proxy_combine(1.0), 3)
 
 
 def test_forced_logprobs_match_a_full_forward(toys):
     tok, large, expert, small = toys
     plain, chat = ids(tok, ["the cat", "a dog ran"]), ids(tok, ["what answer", "the sky is blue"])
     conts = [tok("sat on the mat", add_special_tokens=False)["input_ids"], tok("no", add_special_tokens=False)["input_ids"]]
-    parts = [proxy.Part(large, plain), proxy.Part(expert, chat), proxy.Part(small, plain)]
+    parts = [decoding.Part(large, plain), decoding.Part(expert, chat), decoding.Part(small, plain)]
     got = proxy.forced_logprobs(parts, proxy.proxy_combine(1.0), conts)
     with torch.no_grad():
         for i in range(2):
@@ -187,7 +188,7 @@ def test_weight_change_by_hand(toys):
 def test_logit_lens_last_layer_is_the_output(toys):
     tok, large, _, _ = toys
     prompts = ["the cat sat", "a dog ran on the red mat"]
-    lens = proxy.logit_lens(large, tok, prompts)
+    lens = hooks.logit_lens(large, tok, prompts, decoding.model_pad_id(large))
     assert lens.shape == (2, 3, len(tok))
     with torch.no_grad():
         for i, p in enumerate(prompts):
@@ -327,4 +328,4 @@ def test_gap_closed_by_seed_by_hand():
 def test_public_face_exports_what_the_chapter_and_the_benchmark_use():
     assert all(hasattr(proxy, name) for name in proxy.__all__) and len(set(proxy.__all__)) == len(proxy.__all__)
     assert {"PARAMETERS", "resolve"} <= set(proxy.__all__)  # sticky.chapters reads them
-    assert {"Part", "decode", "decoding_speed", "proxy_combine", "alone"} <= set(proxy.__all__)  # benchmarks/run.py
+    assert {"decoding_speed", "proxy_combine"} <= set(proxy.__all__)  # benchmarks/run.py

@@ -27,8 +27,7 @@ The protocol, as the notebook calls it:
 The floor plan:
 
 - ``parameters``: ``PARAMETERS``, ``resolve`` and the chapter's constants (``TASKS``, ``ARMS``, the paper's value);
-- ``decoding``: the proxy's logit arithmetic, ``decode`` (greedy, one KV cache per model) and teacher forcing;
-- ``lens``: ``logit_lens``;
+- ``ensemble``: the proxy's logit arithmetic (a ``combine`` of ``sticky.decoding.decode``) and teacher forcing;
 - ``data``: the fact split, the instruction styles and set, the evaluation items;
 - ``training``: ``tune`` (the expert and the direct arm, one recipe) and ``Arms``, the models of one seed;
 - ``measurement``: the scores, every arm on the items, the summaries, the knowledge curves, the benchmark;
@@ -37,16 +36,14 @@ The floor plan:
 - ``figures``: the Altair charts;
 - ``real``: the real-model track.
 
-Generic pieces that later chapters could share (``decode``, ``proxy_logits``, ``logit_lens``) live in
-``decoding`` and ``lens`` for now, because the engine modules key every cached model and must not change in a
-chapter's issue.
+The decoding loop (``sticky.decoding.decode``: one KV cache per model, any ``combine``) and the logit lens
+(``sticky.hooks.logit_lens``) are the library's; this chapter introduced them.
 """
 
 from .data import STYLES, alignment_render, eval_items, sft_pairs, split_facts, value_domain
-from .decoding import Part, alone, decode, forced_logprobs, proxy_combine, proxy_logits
+from .ensemble import forced_logprobs, proxy_combine, proxy_logits
 from .figures import (alpha_chart, arms_chart, bench_chart, change_chart, curves_chart, knowledge_chart, lens_chart,
                       restore_chart, shift_chart)
-from .lens import logit_lens
 from .localisation import (fact_prompts, knowledge_readout, layer_restore, lens_table, shift_summary, token_classes,
                            token_shift, weight_change)
 from .measurement import (EVAL_RECIPE, accuracy_table, alpha_table, benchmark, contrast, decoding_speed, gap_closed,
@@ -62,7 +59,7 @@ __all__ = [
     # parameters
     "ARMS", "CHAPTER", "PAPER_GAP_CLOSED", "PARAMETERS", "TASKS", "resolve",
     # decoding and the logit lens
-    "Part", "alone", "decode", "forced_logprobs", "logit_lens", "proxy_combine", "proxy_logits",
+    "forced_logprobs", "proxy_combine", "proxy_logits",
     # data
     "STYLES", "alignment_render", "eval_items", "sft_pairs", "split_facts", "value_domain",
     # training

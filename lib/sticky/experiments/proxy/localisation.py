@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import probe, stats
+from sticky import hooks, probe, stats
 
 from .data import STYLES, value_domain
-from .decoding import Part, alone, forced_logprobs, proxy_combine
-from .lens import logit_lens
+from sticky.decoding import Part, alone, model_pad_id
+
+from .ensemble import forced_logprobs, proxy_combine
 from .training import Arms
 
 # ---------------------------------------------------------------------------------------------------------
@@ -137,7 +138,8 @@ def fact_prompts(world, facts: pd.DataFrame) -> list[str]:
 def lens_table(models_: dict[str, torch.nn.Module], world, facts: pd.DataFrame) -> pd.DataFrame:
     """``knowledge_readout`` per model (e.g. base and direct), layers numbered from 1."""
     prompts = fact_prompts(world, facts)
-    frames = [knowledge_readout(logit_lens(m, world.tokenizer, prompts), facts, world).assign(model=name)
+    frames = [knowledge_readout(hooks.logit_lens(m, world.tokenizer, prompts, model_pad_id(m)), facts, world)
+              .assign(model=name)
               for name, m in models_.items()]
     out = pd.concat(frames, ignore_index=True)
     out["layer"] += 1
@@ -163,9 +165,9 @@ def layer_restore(base: torch.nn.Module, tuned: torch.nn.Module, world, facts: p
 
     rows = [dict(restored="none (tuned)", **_acc(top1(tuned)))]
     for i in range(len(probe.decoder_layers(base))):
-        m = probe.restored(tuned, base, lambda n, i=i: n.startswith(f"model.layers.{i}."))
+        m = hooks.restored(tuned, base, lambda n, i=i: n.startswith(f"model.layers.{i}."))
         rows.append(dict(restored=f"layer {i + 1}", **_acc(top1(m))))
-    m = probe.restored(tuned, base, lambda n: n.startswith("model.embed_tokens."))  # tied: the output layer too
+    m = hooks.restored(tuned, base, lambda n: n.startswith("model.embed_tokens."))  # tied: the output layer too
     rows.append(dict(restored="embedding", **_acc(top1(m))))
     rows.append(dict(restored="all (base)", **_acc(top1(base))))
     return pd.DataFrame(rows)

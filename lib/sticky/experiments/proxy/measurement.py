@@ -15,7 +15,9 @@ from sticky.store import Recipe, Store
 from sticky.world import lexicon as lx
 
 from .data import eval_items, split_facts, value_domain
-from .decoding import alone, decode, proxy_combine
+from sticky.decoding import alone, decode
+
+from .ensemble import proxy_combine
 from .localisation import token_shift
 from .parameters import ARMS, TASKS
 from .training import Arms, tune

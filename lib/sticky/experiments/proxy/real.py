@@ -9,7 +9,9 @@ import pandas as pd
 
 from sticky import models, train
 
-from .decoding import Part, alone, decode, proxy_combine
+from sticky.decoding import Part, alone, decode
+
+from .ensemble import proxy_combine
 from .parameters import DATA
 
 
