@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from sticky import decoding, hooks
+from sticky import decoding
 from sticky.experiments import proxy
 from sticky.world import WORLD_PROFILES, build_world
 from sticky.world import documents as docs
@@ -183,18 +183,6 @@ def test_weight_change_by_hand(toys):
     change = proxy.weight_change(large, tuned).set_index("group").relative_change
     assert change["layer 1 mlp"] == pytest.approx(0.1, rel=1e-4)
     assert change.drop("layer 1 mlp").abs().max() == 0.0
-
-
-def test_logit_lens_last_layer_is_the_output(toys):
-    tok, large, _, _ = toys
-    prompts = ["the cat sat", "a dog ran on the red mat"]
-    lens = hooks.logit_lens(large, tok, prompts, decoding.model_pad_id(large))
-    assert lens.shape == (2, 3, len(tok))
-    with torch.no_grad():
-        for i, p in enumerate(prompts):
-            out = torch.log_softmax(large(input_ids=torch.tensor([ids(tok, [p])[0]])).logits[0, -1], -1)
-            assert torch.allclose(lens[i, -1], out, atol=1e-4)
-    assert not torch.allclose(lens[0, 0], lens[0, -1])
 
 
 # ------------------------------------------------------------------------------------------ verdicts
