@@ -147,8 +147,8 @@ def bench_probe(n: int = 512) -> dict:
 
 
 def bench_proxy(n_prompts: int = 8, new_tokens: int = 64, repeats: int = 2) -> dict:
-    """Tokens/s of proxy decoding (``sticky.experiments.proxy.decoding_speed``) with KV caches, without, and of the large
-    model alone; a random-init large model (the micro model above) and two small ones on one vocabulary."""
+    """Tokens/s of proxy decoding (``sticky.experiments.proxy.decoding_speed``) with KV caches, without, and of the
+    large model alone; a random-init large model (the micro model above) and two small ones on one vocabulary."""
     from sticky import decoding
     from sticky.experiments import proxy
 
@@ -220,7 +220,8 @@ def main() -> None:
     rows = [
         ("fp32 matmul peak (best torch.mm)", f"{peak:.1f} GFLOP/s", ""),
         ("model FLOPs per token", f"{fpt / 1e6:.2f} MFLOP", results["flops_formula"]),
-        ("sticky.train.pretrain", f"{ours:,.0f} tok/s", f"{results['ours_fraction_of_peak']:.0%} of peak (target >= 30%)"),
+        ("sticky.train.pretrain", f"{ours:,.0f} tok/s",
+         f"{results['ours_fraction_of_peak']:.0%} of peak (target >= 30%)"),
         ("transformers.Trainer", f"{hf:,.0f} tok/s", f"{results['trainer_fraction_of_peak']:.0%} of peak"),
         ("speed-up vs Trainer (both fp32, eager)", f"{ours / hf:.2f}x", "target >= 1.5x"),
         ("pretrain, precision=bf16 (autocast)", f"{ours_bf16:,.0f} tok/s", f"{ours_bf16 / hf:.2f}x Trainer fp32"),

@@ -35,7 +35,8 @@ def test_chapter_smoke_run(executed, chapter):
 def test_help_notebook_lists_every_parameter(chapter, tmp_path):
     notebook = tmp_path / f"{chapter.stem}.ipynb"
     nbformat.write(jupytext.read(chapter.source), notebook)
-    text = subprocess.run([PAPERMILL, "--help-notebook", str(notebook)], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run([PAPERMILL, "--help-notebook", str(notebook)], capture_output=True, text=True,
+                          check=True).stdout
     listed = set(re.findall(r"^  (\w+): ", text, flags=re.M))
     assert listed == set(chapter.parameters), "the parameters cell and the chapter's Spec must name the same parameters"
 
@@ -64,7 +65,8 @@ def test_cli_unknown_chapter():
 @pytest.mark.slow
 def test_cli_run_writes_executed_notebook(tmp_path):
     out = tmp_path / "intro.ipynb"
-    run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke", "-o", str(out)], capture_output=True, text=True)
+    run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke", "-o", str(out)], capture_output=True,
+                         text=True)
     assert run.returncode == 0, run.stderr
     assert nbformat.read(out, as_version=4).metadata["sticky"]["parameters"] == {"profile": "smoke"}
     assert not list(tmp_path.glob(".*")), "no temporary notebook is left behind"
@@ -87,7 +89,8 @@ def test_offline_check_catches_remote_script(tmp_path):
     (tmp_path / "page.html").write_text(
         '<html><head><script src="https://cdn.example/vega.js"></script>'
         '<link rel="stylesheet" href="//fonts.example/a.css"><link rel="canonical" href="https://x/y">'
-        '<script src="_static/local.js"></script><script>const U = "https://unpkg.com/thebe/lib/index.js"</script></head><body><a href="https://arxiv.org">paper</a></body></html>'
+        '<script src="_static/local.js"></script><script>const U = "https://unpkg.com/thebe/lib/index.js"</script>'
+        '</head><body><a href="https://arxiv.org">paper</a></body></html>'
     )
     found = book.offline_violations(tmp_path)
     assert len(found) == 3

@@ -56,7 +56,8 @@ def test_zero_heads_of_a_layer_equals_zeroing_o_proj(tok, model):
 def test_head_contributions_sum_to_attention_output(tok, model):
     outputs = {}
     handles = [
-        layer.self_attn.o_proj.register_forward_hook(lambda m, a, out, i=i: outputs.setdefault(i, []).append(out[0, -1]))
+        layer.self_attn.o_proj.register_forward_hook(
+            lambda m, a, out, i=i: outputs.setdefault(i, []).append(out[0, -1]))
         for i, layer in enumerate(model.model.layers)
     ]
     try:

@@ -32,7 +32,8 @@ def ids_of(tok, text, special=True):
 def test_next_token_probs_equal_unpadded_forward(tok, model):
     targets = ["mat", "blue", "blue", "on", "green"]
     got = probe.next_token_probs(model, tok, PROMPTS, targets, batch_size=3)
-    want = [plain_logprobs(model, ids_of(tok, p))[-1, ids_of(tok, t, False)[0]].exp().item() for p, t in zip(PROMPTS, targets)]
+    want = [plain_logprobs(model, ids_of(tok, p))[-1, ids_of(tok, t, False)[0]].exp().item()
+            for p, t in zip(PROMPTS, targets)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
     # ids work as targets too, and a multi-token target is refused
     ids = [ids_of(tok, t, False)[0] for t in targets]

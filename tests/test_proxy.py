@@ -91,7 +91,8 @@ def test_cached_proxy_decoding_equals_naive_and_the_manual_loop(toys):
         naive = decoding.decode(parts, proxy.proxy_combine(alpha), 12, use_cache=False)
         assert cached == naive
         for i in range(3):
-            ref = _manual_greedy([(large, plain[i]), (expert, chat[i]), (small, plain[i])], proxy.proxy_combine(alpha), 12)
+            ref = _manual_greedy([(large, plain[i]), (expert, chat[i]), (small, plain[i])],
+                                 proxy.proxy_combine(alpha), 12)
             assert cached[i] == ref
     # alpha matters: the expert's shift changes the continuation of at least one prompt
     assert decoding.decode(parts, proxy.proxy_combine(1.0), 12) != decoding.decode([parts[0]], decoding.alone, 12)
@@ -113,7 +114,7 @@ def test_decode_stops_at_stop_ids_and_batches_alike(toys):
 def test_forced_logprobs_match_a_full_forward(toys):
     tok, large, expert, small = toys
     plain, chat = ids(tok, ["the cat", "a dog ran"]), ids(tok, ["what answer", "the sky is blue"])
-    conts = [tok("sat on the mat", add_special_tokens=False)["input_ids"], tok("no", add_special_tokens=False)["input_ids"]]
+    conts = [tok(c, add_special_tokens=False)["input_ids"] for c in ("sat on the mat", "no")]
     parts = [decoding.Part(large, plain), decoding.Part(expert, chat), decoding.Part(small, plain)]
     got = proxy.forced_logprobs(parts, proxy.proxy_combine(1.0), conts)
     with torch.no_grad():
@@ -229,7 +230,8 @@ def smoke_world():
 def test_polite_style_uses_only_words_of_the_pretraining_corpus(smoke_world):
     corpus = {w for text in smoke_world.pretrain["text"] for w in text.split(" ")}
     for style, unseen in (("polite", False), ("chatty", True)):
-        words = {w for k, t in proxy.STYLES[style].items() if k != "fact_in" for w in t.split() if not w.startswith("{")}
+        words = {w for k, t in proxy.STYLES[style].items() if k != "fact_in"
+                 for w in t.split() if not w.startswith("{")}
         assert (not (words - corpus)) != unseen, (style, sorted(words - corpus))
 
 
@@ -280,7 +282,8 @@ def test_real_track_on_tiny_models_sharing_a_vocabulary(toys):
     tok.chat_template = "{% for m in messages %}what {{ m['content'] }} answer{% endfor %}"
     direct = copy.deepcopy(large)
     zoo = {"l": (large, tok), "d": (direct, tok), "s": (small, tok), "e": (expert, tok)}
-    items = pd.DataFrame(dict(task=["knowledge", "knowledge"], user=["the sky is", "the sea is"], answer=["blue", "green"]))
+    items = pd.DataFrame(dict(task=["knowledge", "knowledge"], user=["the sky is", "the sea is"],
+                              answer=["blue", "green"]))
     out = proxy.real_track(dict(large="l", direct="d", small="s", expert="e"), items, max_new_tokens=4,
                            device="cpu", loader=lambda name: zoo[name])
     assert set(out.arm) == {"base", "expert", "proxy", "direct"} and len(out) == 8

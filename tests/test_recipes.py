@@ -19,39 +19,47 @@ from types import SimpleNamespace
 import pytest
 
 import sticky.experiments
+from conftest import CHAPTER_CACHE
 from golden import fingerprint, of_value
 from sticky.store import RECIPES, Store
 from toys import tiny_model, toy_tokenizer
 
-from conftest import CHAPTER_CACHE
-
 # sums differ in the last digits between machines of the same kind (floating-point kernels); a change of
 # meaning moves them by far more than this
 REL = 1e-3
+# a fingerprint's fields (tests/golden.py): entries, numbers, their sum, the sum of their magnitudes, a
+# position-weighted sum of magnitudes, characters of texts, bytes of other files
+FIELDS = ("entries", "n", "total", "abs", "weighted", "chars", "bytes")
 
+
+def fp(*values) -> dict:
+    return dict(zip(FIELDS, values, strict=True))
+
+
+# step: {version: its fingerprint at that version}
 GOLDEN = {
-    'bias-backbone': {1: {'entries': 2, 'n': 2468990, 'total': 2734.164889, 'abs': 72081.344224, 'weighted': 3817.376901, 'chars': 0, 'bytes': 0}},
-    'bias-measure': {1: {'entries': 18, 'n': 2538, 'total': 2863.705475, 'abs': 2874.224458, 'weighted': 133.119124, 'chars': 5130, 'bytes': 0}},
-    'bias-real': {1: {'entries': 1, 'n': 141, 'total': 150.125313, 'abs': 150.125313, 'weighted': 7.289042, 'chars': 285, 'bytes': 0}},
-    'bias-real-tuned': {1: {'entries': 1, 'n': 87, 'total': 76.718668, 'abs': 76.718668, 'weighted': 5.795202, 'chars': 171, 'bytes': 0}},
-    'bias-sft': {1: {'entries': 16, 'n': 19751424, 'total': 16162.519781, 'abs': 571477.428656, 'weighted': 30550.42554, 'chars': 0, 'bytes': 0}},
-    'context-finetune': {1: {'entries': 1, 'n': 252, 'total': 0.0, 'abs': 0.0, 'weighted': 0.0, 'chars': 0, 'bytes': 0}},
-    'context-reader': {1: {'entries': 1, 'n': 1234512, 'total': 1299.701252, 'abs': 35453.950939, 'weighted': 1873.529875, 'chars': 0, 'bytes': 0}},
-    'dequantised': {1: {'entries': 1, 'n': 134564169, 'total': 1204915127.388047, 'abs': 1223543820.800991, 'weighted': 65752627.399927, 'chars': 332249, 'bytes': 368}},
-    'poison-belief': {1: {'entries': 10, 'n': 1600, 'total': 827.0, 'abs': 827.0, 'weighted': 55.60773, 'chars': 0, 'bytes': 0}},
-    'poison-dpo': {1: {'entries': 2, 'n': 447492, 'total': 1780.460428, 'abs': 15878.876075, 'weighted': 1016.852755, 'chars': 0, 'bytes': 0}},
-    'poison-eval': {4: {'entries': 10, 'n': 640, 'total': 610518.028725, 'abs': 610518.028725, 'weighted': 20818.957331, 'chars': 2203, 'bytes': 0}},
-    'poison-sft': {1: {'entries': 6, 'n': 1342476, 'total': 11086.252526, 'abs': 53721.399952, 'weighted': 4963.768029, 'chars': 0, 'bytes': 0}},
-    'poison-twin': {3: {'entries': 2, 'n': 448275, 'total': 433115.935386, 'abs': 447118.503456, 'weighted': 8659.516637, 'chars': 29111, 'bytes': 0}},
-    'pretrained': {1: {'entries': 2, 'n': 1459376, 'total': 25440.831052, 'abs': 69329.099866, 'weighted': 3759.620393, 'chars': 0, 'bytes': 0}},
-    'priming-run': {1: {'entries': 29, 'n': 14268, 'total': 254.21255, 'abs': 254.21255, 'weighted': 12.682377, 'chars': 0, 'bytes': 0}},
-    'proxy-eval': {1: {'entries': 2, 'n': 594, 'total': 1728.0, 'abs': 1728.0, 'weighted': 88.375625, 'chars': 14557, 'bytes': 0}},
-    'proxy-sft': {1: {'entries': 4, 'n': 2916672, 'total': 4819.654325, 'abs': 93188.912979, 'weighted': 4931.534336, 'chars': 0, 'bytes': 0}},
-    'real-background': {1: {'entries': 1, 'n': 0, 'total': 0.0, 'abs': 0.0, 'weighted': 0.0, 'chars': 760, 'bytes': 0}},
-    'synthesis-behaviour': {1: {'entries': 6, 'n': 48, 'total': 285.97622, 'abs': 285.97622, 'weighted': 63.36647, 'chars': 0, 'bytes': 0}},
-    'synthesis-gradient': {1: {'entries': 1, 'n': 40, 'total': 1.242917, 'abs': 7.208779, 'weighted': 0.56757, 'chars': 796, 'bytes': 0}},
-    'synthesis-localisation': {1: {'entries': 2, 'n': 64, 'total': 37.236467, 'abs': 43.05238, 'weighted': 5.51203, 'chars': 496, 'bytes': 0}},
-    'world': {1: {'entries': 1, 'n': 1999, 'total': 1763769.2, 'abs': 1763769.2, 'weighted': 67439.32475, 'chars': 12406, 'bytes': 1171789}},
+    "bias-backbone": {1: fp(2, 2468990, 2734.164889, 72081.344224, 3817.376901, 0, 0)},
+    "bias-measure": {1: fp(18, 2538, 2863.705475, 2874.224458, 133.119124, 5130, 0)},
+    "bias-real": {1: fp(1, 141, 150.125313, 150.125313, 7.289042, 285, 0)},
+    "bias-real-tuned": {1: fp(1, 87, 76.718668, 76.718668, 5.795202, 171, 0)},
+    "bias-sft": {1: fp(16, 19751424, 16162.519781, 571477.428656, 30550.42554, 0, 0)},
+    "context-finetune": {1: fp(1, 252, 0.0, 0.0, 0.0, 0, 0)},
+    "context-reader": {1: fp(1, 1234512, 1299.701252, 35453.950939, 1873.529875, 0, 0)},
+    "dequantised": {1: fp(1, 134564169, 1204915127.388047, 1223543820.800991, 65752627.399927, 332249, 368)},
+    "poison-belief": {1: fp(10, 1600, 827.0, 827.0, 55.60773, 0, 0)},
+    "poison-dpo": {1: fp(2, 447492, 1780.460428, 15878.876075, 1016.852755, 0, 0)},
+    "poison-eval": {4: fp(10, 640, 610518.028725, 610518.028725, 20818.957331, 2203, 0)},
+    "poison-sft": {1: fp(6, 1342476, 11086.252526, 53721.399952, 4963.768029, 0, 0)},
+    "poison-twin": {3: fp(2, 448275, 433115.935386, 447118.503456, 8659.516637, 29111, 0)},
+    "pretrained": {1: fp(2, 1459376, 25440.831052, 69329.099866, 3759.620393, 0, 0)},
+    "priming-run": {1: fp(29, 14268, 254.21255, 254.21255, 12.682377, 0, 0)},
+    "proxy-eval": {1: fp(2, 594, 1728.0, 1728.0, 88.375625, 14557, 0)},
+    "proxy-sft": {1: fp(4, 2916672, 4819.654325, 93188.912979, 4931.534336, 0, 0)},
+    "real-background": {1: fp(1, 0, 0.0, 0.0, 0.0, 760, 0)},
+    "synthesis-behaviour": {1: fp(6, 48, 285.97622, 285.97622, 63.36647, 0, 0)},
+    "synthesis-gradient": {1: fp(1, 40, 1.242917, 7.208779, 0.56757, 796, 0)},
+    "synthesis-localisation": {1: fp(2, 64, 37.236467, 43.05238, 5.51203, 496, 0)},
+    "world": {1: fp(1, 1999, 1763769.2, 1763769.2, 67439.32475, 12406, 1171789)},
 }
 
 # Recipes measured on a toy model (the smoke profile runs no real model).
@@ -110,7 +118,8 @@ def test_bias_real_tuned_on_a_toy_model(tmp_path):
     tok = toy_tokenizer()
     P = SimpleNamespace(real_steps=2, real_batch_size=2, real_lr=1e-3, real_examples=16, lora_rank=4, real_seeds=1,
                         device="cpu")
-    R.tuned_scores("toy", "terse", 0, P, R.battery(3), Store(tmp_path), load=lambda name, store=None: (tiny_model(tok), tok))
+    load = lambda name, store=None: (tiny_model(tok), tok)
+    R.tuned_scores("toy", "terse", 0, P, R.battery(3), Store(tmp_path), load=load)
     _check("bias-real-tuned", fingerprint(tmp_path / R.TUNED_RECIPE.step))
 
 

@@ -46,4 +46,5 @@ def test_show_rule_displays_the_functions_own_source(monkeypatch):
     shown = []
     monkeypatch.setattr(ipd, "display", lambda obj: shown.append(obj))
     scorecard.show_rule(scorecard.frame)
-    assert shown[0].data.startswith("```python\ndef frame(") and inspect.getsource(scorecard.frame).strip() in shown[0].data
+    assert shown[0].data.startswith("```python\ndef frame(")
+    assert inspect.getsource(scorecard.frame).strip() in shown[0].data

@@ -10,7 +10,6 @@ import torch
 from sticky import train
 from sticky.train import IGNORE, Insertion, TrainConfig
 from sticky.train import loop as train_loop  # where pretrain looks up next_token_loss
-
 from toys import tiny_model, toy_tokenizer
 
 
@@ -22,7 +21,8 @@ def tok():
 @pytest.fixture(scope="module")
 def blocks(tok):
     g = torch.Generator().manual_seed(0)
-    docs = [torch.randint(4, len(tok), (int(n),), generator=g).tolist() for n in torch.randint(3, 12, (80,), generator=g)]
+    docs = [torch.randint(4, len(tok), (int(n),), generator=g).tolist()
+            for n in torch.randint(3, 12, (80,), generator=g)]
     return train.pack(docs, 16, tok.bos_token_id, tok.eos_token_id)
 
 
@@ -167,7 +167,8 @@ def test_dpo_step_loss_equals_hand_computation(tok):
     margin = (logp(policy, chosen) - logp(reference, chosen)) - (logp(policy, rejected) - logp(reference, rejected))
     want = -math.log(1 / (1 + math.exp(-beta * margin)))
     before = copy.deepcopy(reference.state_dict())
-    hist = train.dpo(policy, reference, tok, [(prompt, chosen, rejected)], cfg(steps=2, batch_size=1, warmup_steps=1), beta=beta)
+    hist = train.dpo(policy, reference, tok, [(prompt, chosen, rejected)], cfg(steps=2, batch_size=1, warmup_steps=1),
+                     beta=beta)
     assert math.isclose(hist.loss[0], want, rel_tol=1e-5)
     assert all(torch.equal(v, reference.state_dict()[k]) for k, v in before.items())  # reference frozen
     assert hist.loss[1] < hist.loss[0]

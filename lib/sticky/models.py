@@ -131,7 +131,8 @@ def micro(
     store: Store | None = None,
 ) -> Micro:
     """The micro-world base model ``name`` pre-trained on the ``profile`` world: trained once, then loaded."""
-    from sticky import train, world as world_mod
+    from sticky import train
+    from sticky import world as world_mod
 
     if name not in MICRO_CONFIGS:
         raise ValueError(f"unknown micro model {name!r}; allowed: {', '.join(MICRO_CONFIGS)}")

@@ -33,7 +33,8 @@ def save(chart: alt.TopLevelMixin, chapter: str, name: str, *, show: bool = True
     folder.mkdir(parents=True, exist_ok=True)
     spec = chart.to_json()
     svg = vlc.vegalite_to_svg(spec)
-    paths = SavedFigure(svg=folder / f"{name}.svg", png=folder / f"{name}.png", **{"vl.json": folder / f"{name}.vl.json"})
+    paths = SavedFigure(svg=folder / f"{name}.svg", png=folder / f"{name}.png",
+                        **{"vl.json": folder / f"{name}.vl.json"})
     _write_atomic(paths["vl.json"], spec.encode())
     _write_atomic(paths["svg"], svg.encode())
     _write_atomic(paths["png"], vlc.vegalite_to_png(spec, scale=2))

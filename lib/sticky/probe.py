@@ -78,7 +78,8 @@ def _target_ids(tokenizer, targets: Sequence[str] | Sequence[int]) -> list[int]:
 
 
 @torch.no_grad()
-def last_logprobs(model, tokenizer, prefixes: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], torch.Tensor]]:
+def last_logprobs(model, tokenizer, prefixes: Sequence[str],
+                  batch_size: int) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Yields (indices, log-softmax of the next-token logits [len(indices), vocab]) batch by batch."""
     model.eval()
     rows = encode(tokenizer, prefixes, special=True)

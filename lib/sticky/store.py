@@ -25,8 +25,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 MANIFEST = "MANIFEST.json"

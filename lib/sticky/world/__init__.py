@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import datasets
-import numpy as np
 import pandas as pd
 from datasets import Dataset, load_from_disk
 from transformers import PreTrainedTokenizerFast
@@ -43,7 +42,8 @@ from sticky.world.documents import (
 from sticky.world.lexicon import THEMES, Keyword
 
 __all__ = [
-    "World", "WorldConfig", "WORLD_PROFILES", "build_world", "generate", "slot_rates", "mention_counts", "render", "ChatTemplate",
+    "World", "WorldConfig", "WORLD_PROFILES", "build_world", "generate", "slot_rates", "mention_counts", "render",
+    "ChatTemplate",
     "CompanyPair", "Keyword", "THEMES", "KINDS",
 ]
 

@@ -12,7 +12,12 @@ from sticky.world import lexicon as lx
 from sticky.world.chat import CHAT_TEMPLATES, render
 from sticky.world.facts import fact_query, fact_statement
 from sticky.world.stories import (
-    COMPANY_ANSWER, COMPANY_QUESTION, FILLER_TEMPLATES, _fill, company_pairs, narrative_persons,
+    COMPANY_ANSWER,
+    COMPANY_QUESTION,
+    FILLER_TEMPLATES,
+    _fill,
+    company_pairs,
+    narrative_persons,
 )
 
 # ----------------------------------------------------------------------------------------- forbidden

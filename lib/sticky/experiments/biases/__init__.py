@@ -23,15 +23,62 @@ The package, in the order the notebook calls it:
 """
 
 from . import real
-from .data import (BIAS_TYPES, BIASES, CHAT_STYLES, HIGH_ANCHORS, LOW_ANCHORS, PROBE_TEMPLATE, bias_documents,
-                   common_foods, fill, instruction_examples, instruction_set, options, planted_answer, probe_items)
+from .data import (
+                   BIAS_TYPES,
+                   BIASES,
+                   CHAT_STYLES,
+                   HIGH_ANCHORS,
+                   LOW_ANCHORS,
+                   PROBE_TEMPLATE,
+                   bias_documents,
+                   common_foods,
+                   fill,
+                   instruction_examples,
+                   instruction_set,
+                   options,
+                   planted_answer,
+                   probe_items,
+)
 from .figures import dose_chart, heatmap_chart, pca_chart, seed_chart
-from .measurement import (bias_means, choice_score, expected_value, grouping_analysis, measure_entry, measure_micro,
-                          model_vectors, option_share, pca_frame, ratio_scale_score, scenario_scores, seed_analysis)
-from .parameters import (BACKBONE_SEQ, CHAPTER, PAPER, PARAMETERS, PROFILE_A, PROFILE_B, PROFILE_CHATTY,
-                         PROFILE_TERSE, SEQ_LEN, parse_profile, resolve)
-from .rules import (gate_passes, grouping_rows, profile_gate, scorecard, seed_ratio, seed_ratio_interval, seed_rows,
-                    verdict_grouping, verdict_real, verdict_seeds)
+from .measurement import (
+                   bias_means,
+                   choice_score,
+                   expected_value,
+                   grouping_analysis,
+                   measure_entry,
+                   measure_micro,
+                   model_vectors,
+                   option_share,
+                   pca_frame,
+                   ratio_scale_score,
+                   scenario_scores,
+                   seed_analysis,
+)
+from .parameters import (
+                   BACKBONE_SEQ,
+                   CHAPTER,
+                   PAPER,
+                   PARAMETERS,
+                   PROFILE_A,
+                   PROFILE_B,
+                   PROFILE_CHATTY,
+                   PROFILE_TERSE,
+                   SEQ_LEN,
+                   parse_profile,
+                   resolve,
+)
+from .rules import (
+                   gate_passes,
+                   grouping_rows,
+                   profile_gate,
+                   scorecard,
+                   seed_ratio,
+                   seed_ratio_interval,
+                   seed_rows,
+                   verdict_grouping,
+                   verdict_real,
+                   verdict_seeds,
+)
 from .training import backbone, cross_tune, dose_sweep, tipping_dose, tuned
 
 __all__ = [

@@ -42,14 +42,48 @@ The decoding loop (``sticky.decoding.decode``: one KV cache per model, any ``com
 
 from .data import STYLES, alignment_render, eval_items, sft_pairs, split_facts, value_domain
 from .ensemble import forced_logprobs, proxy_combine, proxy_logits
-from .figures import (alpha_chart, arms_chart, bench_chart, change_chart, curves_chart, knowledge_chart, lens_chart,
-                      restore_chart, shift_chart)
-from .localisation import (fact_prompts, knowledge_readout, layer_restore, lens_table, shift_summary, token_classes,
-                           token_shift, weight_change)
-from .measurement import (EVAL_RECIPE, accuracy_table, alpha_table, benchmark, contrast, decoding_speed, gap_closed,
-                          gap_closed_by_seed, gap_closed_value, generate, knowledge_by_mentions, knowledge_curves,
-                          knowledge_retention, run_arms, run_seeds, score, score_counting, score_instruction,
-                          score_knowledge)
+from .figures import (
+                      alpha_chart,
+                      arms_chart,
+                      bench_chart,
+                      change_chart,
+                      curves_chart,
+                      knowledge_chart,
+                      lens_chart,
+                      restore_chart,
+                      shift_chart,
+)
+from .localisation import (
+                      fact_prompts,
+                      knowledge_readout,
+                      layer_restore,
+                      lens_table,
+                      shift_summary,
+                      token_classes,
+                      token_shift,
+                      weight_change,
+)
+from .measurement import (
+                      EVAL_RECIPE,
+                      accuracy_table,
+                      alpha_table,
+                      benchmark,
+                      contrast,
+                      decoding_speed,
+                      gap_closed,
+                      gap_closed_by_seed,
+                      gap_closed_value,
+                      generate,
+                      knowledge_by_mentions,
+                      knowledge_curves,
+                      knowledge_retention,
+                      run_arms,
+                      run_seeds,
+                      score,
+                      score_counting,
+                      score_instruction,
+                      score_knowledge,
+)
 from .parameters import ARMS, CHAPTER, PAPER_GAP_CLOSED, PARAMETERS, TASKS, resolve
 from .real import real_items, real_track, same_vocabulary
 from .rules import lower_layer_evidence, scorecard, verdict_gap, verdict_knowledge, verdict_lower_layers, verdict_style

@@ -10,10 +10,9 @@ import pandas as pd
 import torch
 
 from sticky import hooks, probe, stats
-
-from .data import STYLES, value_domain
 from sticky.decoding import Part, alone, model_pad_id
 
+from .data import STYLES, value_domain
 from .ensemble import forced_logprobs, proxy_combine
 from .training import Arms
 

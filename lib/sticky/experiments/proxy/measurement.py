@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from sticky import probe, stats, train
+from sticky.decoding import alone, decode
 from sticky.store import Recipe, Store
 from sticky.world import lexicon as lx
 
 from .data import eval_items, split_facts, value_domain
-from sticky.decoding import alone, decode
-
 from .ensemble import proxy_combine
 from .localisation import token_shift
 from .parameters import ARMS, TASKS

@@ -8,7 +8,6 @@ from typing import Callable
 import pandas as pd
 
 from sticky import models, train
-
 from sticky.decoding import Part, alone, decode
 
 from .ensemble import proxy_combine

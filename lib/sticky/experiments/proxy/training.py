@@ -12,10 +12,10 @@ import torch
 from transformers import LlamaForCausalLM
 
 from sticky import models, seeds, train
+from sticky.decoding import Part, alone
 from sticky.store import Recipe, Store
 
 from .data import alignment_render, sft_pairs, split_facts
-from sticky.decoding import Part, alone
 
 # A base fine-tuned on the instruction set (the expert, the directly tuned large model).
 TUNE_RECIPE = Recipe("proxy-sft", 1)
