@@ -1,6 +1,6 @@
 # Sticky Priors — an executable research book.
 #   make book   create .venv, execute every chapter with papermill (profile book), build the HTML
-#   make test   the same environment, then pytest (units, chapter smoke runs, the book build)
+#   make test   the same environment, then ruff (lint) and pytest (units, chapter smoke runs, the book build)
 #   make bench  tokens/s of the training loop vs transformers.Trainer, probing vs a per-prompt loop
 
 PYTHON ?= python3
@@ -32,6 +32,7 @@ chapter: $(STAMP)
 	$(BIN)/sticky run $(CH) $(PARAMS)
 
 test: $(STAMP)
+	$(BIN)/ruff check lib tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # Speed of the training loop and the probes on this machine (not part of the tests; ~1-3 min).
