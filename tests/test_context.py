@@ -10,6 +10,7 @@ import torch
 from sticky import probe
 from sticky.experiments import context
 from sticky.world import WORLD_PROFILES, build_world
+from sticky.world import documents as docs
 
 from toys import tiny_model, toy_tokenizer
 
@@ -172,7 +173,7 @@ def test_elicitation_prompts_never_contain_the_answer(world):
     assert set(facts.presence) >= {"absent"} and (facts.chance > 0).all()
     cands = context.elicitation_candidates(world)
     assert len(cands) >= 20 and len({c["name"] for c in cands}) == len(cands)
-    pool = context._demo_pool(world, context.strong_rungs(world))
+    pool = context.demo_pool(world, context.strong_rungs(world))
     rows = []
     for cand in cands:
         for f in facts.itertuples():
@@ -180,7 +181,7 @@ def test_elicitation_prompts_never_contain_the_answer(world):
                              value=f.value, shots=cand["shots"]))
     frame = pd.DataFrame(rows)
     assert context.leakage(frame).empty
-    context._check_vocabulary(world.tokenizer, list(frame.prompt))
+    context.check_vocabulary(world.tokenizer, list(frame.prompt))
     # few-shot prompts do carry demonstrations (other facts with their answers)
     three = frame[frame.shots == 3].prompt.iloc[0]
     assert three.count(" q : ") + three.startswith("q :") >= 3 or three.count("someone asks") >= 3
@@ -197,10 +198,11 @@ def test_prompt_variants_use_the_world_vocabulary(world):
     assert set(prompts.relation) <= set(context.PERSON_RELATIONS)
     for variant in context.PROMPT_VARIANTS:
         texts = [context.variant_prompt(world, r, variant) for r in prompts.head(20).itertuples()]
-        context._check_vocabulary(world.tokenizer, texts)
-        assert all(r.context in t and r.memory not in t.split(" ") for r, t in zip(prompts.head(20).itertuples(), texts))
+        context.check_vocabulary(world.tokenizer, texts)
+        assert all(r.context in t and r.memory not in t.split(" ")
+                   for r, t in zip(prompts.head(20).itertuples(), texts))
     with pytest.raises(ValueError, match="outside the world's vocabulary"):
-        context._check_vocabulary(world.tokenizer, ["q : according to the passage , where ? a :"])
+        context.check_vocabulary(world.tokenizer, ["q : according to the passage , where ? a :"])
     with pytest.raises(ValueError, match="unknown prompt variant"):
         context.variant_prompt(world, next(prompts.itertuples()), "shout")
 
@@ -217,7 +219,7 @@ def test_finetune_texts_avoid_the_evaluation_template(world):
 def test_reading_course_has_the_designed_shares(world):
     background = list(world.pretrain["text"])
     known = set(world.facts.entity[~world.facts.held_out])
-    cues = tuple(context.docs.CONTEXT_CUES)
+    cues = tuple(docs.CONTEXT_CUES)
 
     def extra_passages(texts):
         """The reading course's own passages: context documents (they open with a cue) beyond the corpus."""
