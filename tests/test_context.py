@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from sticky import probe
+from sticky import hooks
 from sticky.experiments import context
 from sticky.world import WORLD_PROFILES, build_world
 from sticky.world import documents as docs
-
 from toys import tiny_model, toy_tokenizer
 
 
@@ -70,7 +69,7 @@ def test_logit_attribution_adds_up_to_the_logit_difference():
     prompts, mem, ctx = ["the cat sat on the", "the sky is", "a dog ran"], ["mat", "blue", "on"], ["red", "sea", "is"]
     ld = context.logit_attribution(model, tok, prompts, mem, ctx)
     assert ld.shape == (3, 2, 4)
-    resid, heads = {}, probe.head_contributions(model, tok, prompts).sum(dim=(1, 2))  # [n, d]
+    resid, heads = {}, hooks.head_contributions(model, tok, prompts).sum(dim=(1, 2))  # [n, d]
     hook = model.model.norm.register_forward_pre_hook(lambda m, a: resid.__setitem__("x", a[0][:, -1].detach()))
     logits = []
     try:

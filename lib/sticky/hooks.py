@@ -100,6 +100,11 @@ def layer_names(model) -> list[str]:
     return [by_module[id(layer)] for layer in layers]
 
 
+def module_name(model, module: torch.nn.Module) -> str:
+    """The Hugging Face name of ``module`` inside ``model``."""
+    return next(n for n, m in model.named_modules() if m is module)
+
+
 def o_proj_names(model) -> list[str]:
     """Per layer, the name of the attention's output projection (whose input is ``hook_z``)."""
     return [f"{n}.self_attn.o_proj" for n in layer_names(model)]

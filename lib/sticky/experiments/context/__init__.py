@@ -32,19 +32,57 @@ frequency analysis, interventions, the head protocol, elicitation and provision)
 scorecard rows), ``figures`` (the charts), ``real`` (the real-model track).
 """
 
-from .data import (PROMPT_VARIANTS, absent_facts, check_vocabulary, conflict_prompts, correct_context_prompts,
-                   demo_pool, elicitation_candidates, elicitation_prompt, finetune_texts, leakage, presence_group,
-                   reading_course_texts, strong_rungs, variant_prompt)
-from .figures import (absent_chart, attribution_chart, evaluation_chart, frequency_chart, intervention_chart,
-                      sweep_chart)
-from .measurement import (answer, attribution_table, best_elicitation, best_setting, condition_table,
-                          context_following, elicitation_search, frequency_analysis, head_experiment,
-                          intervention_summary, logit_attribution, paired_lift, per_fact, pick_heads, placebo_heads,
-                          prompt_interventions, provision, rate, rates_by)
+from .data import (
+                   PROMPT_VARIANTS,
+                   absent_facts,
+                   check_vocabulary,
+                   conflict_prompts,
+                   correct_context_prompts,
+                   demo_pool,
+                   elicitation_candidates,
+                   elicitation_prompt,
+                   finetune_texts,
+                   leakage,
+                   presence_group,
+                   reading_course_texts,
+                   strong_rungs,
+                   variant_prompt,
+)
+from .figures import absent_chart, attribution_chart, evaluation_chart, frequency_chart, intervention_chart, sweep_chart
+from .measurement import (
+                   answer,
+                   attribution_table,
+                   best_elicitation,
+                   best_setting,
+                   condition_table,
+                   context_following,
+                   elicitation_search,
+                   frequency_analysis,
+                   head_experiment,
+                   intervention_summary,
+                   logit_attribution,
+                   paired_lift,
+                   per_fact,
+                   pick_heads,
+                   placebo_heads,
+                   prompt_interventions,
+                   provision,
+                   rate,
+                   rates_by,
+)
 from .parameters import PARAMETERS, PERSON_RELATIONS, resolve
 from .real import real_track
-from .rules import (absent_row, frequency_row, one_head_row, prompting_row, scorecard, verdict_absent,
-                    verdict_frequency, verdict_one_head, verdict_prompting)
+from .rules import (
+                   absent_row,
+                   frequency_row,
+                   one_head_row,
+                   prompting_row,
+                   scorecard,
+                   verdict_absent,
+                   verdict_frequency,
+                   verdict_one_head,
+                   verdict_prompting,
+)
 from .training import finetune, reader
 
 __all__ = [

@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import probe, seeds, stats
+from sticky import hooks, probe, seeds, stats
 
-from .data import (PROMPT_VARIANTS, check_vocabulary, demo_pool, elicitation_candidates, elicitation_prompt,
-                   entity_split, strong_rungs, variant_prompt)
+from .data import (
+    PROMPT_VARIANTS,
+    check_vocabulary,
+    demo_pool,
+    elicitation_candidates,
+    elicitation_prompt,
+    entity_split,
+    strong_rungs,
+    variant_prompt,
+)
 
 # ---------------------------------------------------------------------------------------------------------
 # 1. answers
@@ -172,33 +180,22 @@ def logit_attribution(model, tokenizer, prompts: list[str], memory: list[str], c
     (positive: the head pushes the memorized answer), with every normalisation between the head and the
     logits frozen at its value on that prompt: the final norm, and on Gemma-style blocks the norm applied to
     the attention output before it joins the residual stream."""
-    writes = probe.head_contributions(model, tokenizer, prompts, batch_size)  # [n, L, H, d]
-    layers = probe.decoder_layers(model)
+    writes = hooks.head_contributions(model, tokenizer, prompts, batch_size)  # [n, L, H, d]
+    layers = hooks.decoder_layers(model)
     d = writes.shape[-1]
     sandwich = all(hasattr(layer, "pre_feedforward_layernorm") for layer in layers)  # Gemma: attn -> norm -> +
     norms = ([layer.post_attention_layernorm for layer in layers] if sandwich else []) + [_final_norm(model)]
-    captured: dict[int, torch.Tensor] = {}
-
-    def capture(i):
-        def hook(module, args):
-            x = args[0][:, -1].float()
-            captured[i] = torch.sqrt(x.pow(2).mean(-1) + _eps(module)).cpu()  # RMS of the norm's input
-
-        return hook
-
-    handles = [n.register_forward_pre_hook(capture(i)) for i, n in enumerate(norms)]
+    names = [hooks.module_name(model, n) for n in norms]
     rows = probe.encode(tokenizer, prompts, special=True)
     pad, device = probe.pad_id(tokenizer), probe.model_device(model)
     rms = torch.empty(len(prompts), len(norms))
-    try:
-        model.eval()
+    model.eval()
+    with hooks.Trace(model, keep={name: "input" for name in names}) as trace:
         for idx in probe.length_batches([len(r) for r in rows], batch_size):
             model(**probe.left_pad([rows[i] for i in idx], pad, device), logits_to_keep=1, use_cache=False)
-            for i in range(len(norms)):
-                rms[idx, i] = captured[i]
-    finally:
-        for h in handles:
-            h.remove()
+            for i, (name, norm) in enumerate(zip(names, norms)):
+                x = trace[name][:, -1].float()
+                rms[idx, i] = torch.sqrt(x.pow(2).mean(-1) + _eps(norm)).cpu()  # RMS of the norm's input
     gains = torch.stack([_norm_gain(n, d) for n in norms])  # [len(norms), d]
     scaled = writes
     if sandwich:
@@ -209,30 +206,26 @@ def logit_attribution(model, tokenizer, prompts: list[str], memory: list[str], c
     return torch.einsum("nlhd,nd->nlh", scaled, direction).numpy()
 
 
-def head_name(layer: int, head: int) -> str:
-    return f"blocks.{layer}.attn.head.{head}"
-
-
 def pick_heads(ld: np.ndarray) -> dict[str, str]:
     """The memory head (largest mean LD: pushes the memorized answer) and the context head (smallest mean LD)."""
     mean = ld.mean(0)
     mem = np.unravel_index(np.argmax(mean), mean.shape)
     ctx = np.unravel_index(np.argmin(mean), mean.shape)
-    return {"memory": head_name(*map(int, mem)), "context": head_name(*map(int, ctx))}
+    return {"memory": hooks.head_name(*map(int, mem)), "context": hooks.head_name(*map(int, ctx))}
 
 
 def attribution_table(ld: np.ndarray) -> pd.DataFrame:
     """Mean and standard error of LD per head, sorted from the strongest memory head down."""
     n, L, H = ld.shape
-    rows = [dict(head=head_name(l, h), layer=l, index=h, mean_ld=float(ld[:, l, h].mean()),
+    rows = [dict(head=hooks.head_name(l, h), layer=l, index=h, mean_ld=float(ld[:, l, h].mean()),
                  se=float(ld[:, l, h].std(ddof=1) / math.sqrt(n)) if n > 1 else np.nan)
             for l in range(L) for h in range(H)]
     return pd.DataFrame(rows).sort_values("mean_ld", ascending=False).reset_index(drop=True)
 
 
 def scaled_answers(model, tokenizer, prompts: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
-    """``answer`` with the named heads' outputs multiplied by their factors (``probe.scale_heads``)."""
-    with probe.scale_heads(model, scales):
+    """``answer`` with the named heads' outputs multiplied by their factors (``hooks.scale_heads``)."""
+    with hooks.scale_heads(model, scales):
         scored = answer(model, tokenizer, list(prompts.prompt), list(prompts.memory), list(prompts.context))
     return pd.concat([prompts.reset_index(drop=True), scored], axis=1)
 
@@ -259,9 +252,10 @@ def best_setting(sweep: pd.DataFrame) -> dict:
 
 def placebo_heads(model, exclude: list[str], n: int, seed: int) -> list[str]:
     """``n`` random heads other than ``exclude`` (the chosen ones)."""
-    layers = probe.decoder_layers(model)
-    n_heads = layers[0].self_attn.o_proj.in_features // layers[0].self_attn.head_dim
-    pool = [head_name(l, h) for l in range(len(layers)) for h in range(n_heads) if head_name(l, h) not in exclude]
+    layers = hooks.decoder_layers(model)
+    n_heads, _ = hooks.head_shape(layers[0].self_attn)
+    every = [hooks.head_name(l, h) for l in range(len(layers)) for h in range(n_heads)]
+    pool = [name for name in every if name not in exclude]
     return seeds.rng(seed, "placebo").sample(pool, min(n, len(pool)))
 
 
