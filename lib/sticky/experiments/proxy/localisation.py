@@ -163,7 +163,7 @@ def layer_restore(base: torch.nn.Module, tuned: torch.nn.Module, world, facts: p
         return np.array(out)
 
     rows = [dict(restored="none (tuned)", **_acc(top1(tuned)))]
-    for i in range(len(probe.decoder_layers(base))):
+    for i in range(len(hooks.decoder_layers(base))):
         m = hooks.restored(tuned, base, lambda n, i=i: n.startswith(f"model.layers.{i}."))
         rows.append(dict(restored=f"layer {i + 1}", **_acc(top1(m))))
     m = hooks.restored(tuned, base, lambda n: n.startswith("model.embed_tokens."))  # tied: the output layer too
