@@ -109,8 +109,8 @@ def prior_survival(lab: priming.Lab, world, texts: pd.DataFrame, P, ignore_k: fl
         run = planted_then_aligned(lab, world, row.text, P, [row.context], [lab.token_of(row.keyword)], ignore_k)
         out = dict(p_before=before["own"][i])
         for stage in ("learned", "aligned"):
-            s = priming._scores(lab, row._asdict(), before, run[stage], control[stage], before["own"][i],
-                                run[stage]["own"][0], control[stage]["own"][i])
+            s = priming.text_scores(lab, row._asdict(), before, run[stage], control[stage], before["own"][i],
+                                    run[stage]["own"][0], control[stage]["own"][i])
             out |= {f"{k}_{stage}": v for k, v in s.items()}
         rows.append(out)
     res = pd.concat([texts.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
