@@ -18,7 +18,6 @@ from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 from sticky.world import tokenizer as tk
 
-
 # ------------------------------------------------------------------------------------------ scores
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sticky import models, probe, seeds, train
+from sticky import decoding, models, probe, seeds, train
 from sticky.store import Recipe, Store
 
 from .data import real_banks, real_texts
@@ -34,7 +34,7 @@ def real_background(model, tokenizer, name: str, store: Store, max_new_tokens: i
 
     Introduced in chapter 1 (priming); used by chapter 2 (poisoning)."""
     def compute() -> list[str]:
-        outs = probe.generate(model, tokenizer, NEUTRAL_PROMPTS, max_new_tokens=max_new_tokens, stop_at_eos=False)
+        outs = decoding.generate(model, tokenizer, NEUTRAL_PROMPTS, max_new_tokens=max_new_tokens, stop_at_eos=False)
         return [p + o for p, o in zip(NEUTRAL_PROMPTS, outs)]
 
     return store.json(REAL_BACKGROUND_RECIPE, {"model": name, "prompts": NEUTRAL_PROMPTS, "new": max_new_tokens},
