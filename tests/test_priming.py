@@ -3,6 +3,7 @@ the outlandish texts, and the real-model path on a tiny model."""
 
 import math
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -231,3 +232,16 @@ def test_real_texts_and_banks_are_complete():
         assert row.text.startswith(row.context) and len(row.context) > 10
     banks = priming.real_banks()
     assert set(banks) == set(lx.THEMES) and all(len(b) >= 20 for b in banks.values())
+
+
+def test_text_scores_by_hand():
+    lab = SimpleNamespace(keywords=pd.DataFrame({"keyword": ["red", "tea"]}),
+                          bank_theme=np.array(["colour", "colour", "food"]))
+    # bank matrices: prefix x keyword; "red" is column 0, its theme's prefixes rows 0 and 1
+    before = {"bank": [[0.01, 0.5], [0.02, 0.5], [0.1, 0.5]]}
+    after = {"bank": [[0.04, 0.5], [0.02, 0.5], [0.1, 0.5]]}
+    control = {"bank": [[0.02, 0.5], [0.02, 0.5], [0.2, 0.5]]}
+    s = priming.text_scores(lab, dict(keyword="red", theme="colour"), before, after, control, 0.01, 0.05, 0.02)
+    assert s["memorization_score"] == pytest.approx(2.5)
+    assert s["priming_score"] == pytest.approx((2.0 + 1.0) / 2)
+    assert s["cross_priming_score"] == pytest.approx(0.5)
