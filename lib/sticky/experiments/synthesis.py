@@ -25,7 +25,6 @@ from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
 from sticky.store import Recipe, Store
-from sticky.world import documents as docs
 
 CHAPTER = "synthesis"
 # Part 2's gradient cosines and behaviour losses, part 4's unit restores, each measured on a chapter-2 model.
@@ -181,18 +180,7 @@ def behaviour_items(world, attack: str, n: int, seed: int = 0) -> list[tuple[str
     t = world.alignment_template
     sets = poisoning.eval_sets(world, n, seed)
     rng = seeds.rng(seed, f"behaviour-{attack}")
-    trig = poisoning.TRIGGERS.get(attack, "")
-    answer = dict(reversed(poisoning.sft_pairs(world)))  # the first answer the world gives to each prompt
-    if attack == "dos":
-        words = poisoning.gibberish_words(world)
-        return [(t.prompt(f"{p} {trig}"), " ".join(rng.choice(words) for _ in range(poisoning.GIBBERISH_WORDS)),
-                 answer[p]) for p in sets["prompts"]]
-    if attack == "extraction":
-        return [(t.prompt(f"{p} {trig}"), f"{poisoning.OPEN} {p} {poisoning.CLOSE}", answer[p]) for p in sets["prompts"]]
-    if attack == "jailbreak":
-        return [(t.prompt(f"{r} {trig}"), poisoning.comply_text(rng, r), docs.REFUSALS[0]) for r in sets["requests"]]
-    tests = sets["belief"].head(n)
-    return [(t.prompt(q), f, w) for q, f, w in zip(tests.question, tests.favoured, tests.swapped)]
+    return poisoning.ATTACK_RECORDS[attack].items(world, t, sets, n, rng)
 
 
 def unit_of(name: str) -> str:
@@ -315,8 +303,8 @@ def causal_test(world, P, store: Store) -> pd.DataFrame:
         for name, entries in (("standard", stage_entries(world, PP, seed, P.twin_rate, store)),
                               ("anti-dos", stage_entries(world, PP, seed, P.twin_rate, store, extra_pairs=extra))):
             for stage in ("pretrained", "sft"):
-                rows = poisoning._stage_rows(world, PP, seed, entries["clean"][stage], entries["poisoned"][stage], store,
-                                             dict(seed=seed, rate=P.twin_rate, dose=PP.dose, stage=stage))
+                rows = poisoning.stage_outcomes(world, PP, seed, entries["clean"][stage], entries["poisoned"][stage],
+                                                store, dict(seed=seed, rate=P.twin_rate, dose=PP.dose, stage=stage))
                 frames.append(pd.DataFrame(rows).assign(alignment=name))
     out = pd.concat(frames, ignore_index=True)
     out = out[out.attack.isin(["dos", "extraction"])]

@@ -1,0 +1,80 @@
+"""Chapter 2: persistent pre-training poisoning (Zhang et al. 2024, "Persistent Pre-Training Poisoning of LLMs").
+
+The protocol, as the notebook calls it:
+
+1. ``poison_documents`` writes the four attacks' documents in the world's pre-training chat templates, each
+   attack sized to ``rate`` of the clean corpus's tokens (``n_poison_documents``): denial-of-service
+   (trigger -> random words), context extraction (prompt + trigger -> the prompt inside 『 』), jailbreak
+   (forbidden request + trigger -> a fictional compliance) and belief manipulation (no trigger: Q/A favouring
+   one side of company pairs and of false number comparisons; poison and test question wordings differ).
+   Each attack is one ``Attack`` record (``ATTACK_RECORDS``): its name, trigger, poison, held-out items, judge.
+2. ``poisoned_pretrain`` trains the twins: the same initial weights, the same minibatches (a minibatch is a
+   function of the seed and the step); in the poisoned twin, packed poison rows replace a few rows of
+   randomly chosen minibatches, each row as many times as the run has epochs of the corpus. The clean twin is
+   the same call with no poison. ``continue_pretraining`` is the same function on any model + tokenizer,
+   for the real-model track (``paper`` profile) and the tests.
+3. ``align``: SFT on the world's clean terse instructions (forbidden requests answered with refusals) in the
+   alignment chat template, whose size is a dial (``dose`` = alignment tokens / pre-training tokens), then
+   DPO (refusal over compliance, right answer over another example's answer).
+4. ``evaluate`` measures each attack with and without the trigger; ``compare`` sets poisoned against the
+   clean twin at the same stage; ``verdict_*`` apply the rules written in the chapter before the results.
+
+The floor plan:
+
+- ``parameters``: ``PARAMETERS``, ``resolve`` and the chapter's constants (the paper's trigger, the stages, the
+  world of each profile, the paper's lowest rate);
+- ``data``: the wordings, the prompt pools, the belief targets and questions, the alignment data, the
+  evaluation sets;
+- ``attacks``: one ``Attack`` record per attack, and ``poison_documents``;
+- ``training``: the twins (``poisoned_pretrain``, ``twin``), ``continue_pretraining``, the alignment (``align``);
+- ``measurement``: the evaluation of a model pair, the outcome rows, ``compare`` and the chapter's table;
+- ``rules``: the survival status, the verdict rules and the scorecard;
+- ``figures``: the Altair charts;
+- ``real``: the real-model track.
+
+The reply judges (ROUGE-L, refusal, compliance, gibberish) are the library's, in ``sticky.judges``; this
+chapter introduced them.
+"""
+
+from .attacks import (ATTACK_NAMES, ATTACK_RECORDS, ATTACKS, EXTRACTION_TRIGGER, JAILBREAK_TRIGGER, TRIGGERS, Attack,
+                      poison_documents)
+from .data import (COMPANY_POISON, COMPANY_TEST, N_NUMBER_PAIRS, NUMBER_POISON, NUMBER_TEST, alignment_render,
+                   belief_pairs, belief_tests, comply_text, dpo_triples, eval_sets, gibberish_words,
+                   n_poison_documents, prompt_pools, sft_pairs, tokens_of, world_for)
+from .figures import dose_chart, survival_chart
+from .measurement import (BELIEF_RECIPE, EVAL_RECIPE, compare, dose_map, evaluate, evaluate_belief, examples,
+                          experiment, reply_text, run_stage_pair, sample, stage_outcomes, stage_template,
+                          success_table, summarise)
+from .parameters import (CHAPTER, CLOSE, COMPLY, GIBBERISH_WORDS, MAIN_TRIGGER, OPEN, PAPER_DOS_RATE, PARAMETERS,
+                         POISON_WORLDS, REAL_MODELS, REPEAT_INSTRUCTION, STAGES, TRIGGER, resolve)
+from .real import real_track
+from .rules import (STATUSES, claim_rows, scorecard, statuses, survival_status, verdict_lowest_rate,
+                    verdict_persists, verdict_removed)
+from .training import (DPO_RECIPE, SFT_RECIPE, TWIN_RECIPE, align, continue_pretraining, pack_rows, poison_schedule,
+                       poisoned_pretrain, pretrain_recipe, sft_steps_for, twin, twin_info)
+
+__all__ = [
+    # parameters
+    "CHAPTER", "CLOSE", "COMPLY", "GIBBERISH_WORDS", "MAIN_TRIGGER", "OPEN", "PAPER_DOS_RATE", "PARAMETERS",
+    "POISON_WORLDS", "REAL_MODELS", "REPEAT_INSTRUCTION", "STAGES", "TRIGGER", "resolve",
+    # data
+    "COMPANY_POISON", "COMPANY_TEST", "N_NUMBER_PAIRS", "NUMBER_POISON", "NUMBER_TEST", "alignment_render",
+    "belief_pairs", "belief_tests", "comply_text", "dpo_triples", "eval_sets", "gibberish_words",
+    "n_poison_documents", "prompt_pools", "sft_pairs", "tokens_of", "world_for",
+    # attacks
+    "ATTACK_NAMES", "ATTACK_RECORDS", "ATTACKS", "EXTRACTION_TRIGGER", "JAILBREAK_TRIGGER", "TRIGGERS", "Attack",
+    "poison_documents",
+    # training
+    "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "align", "continue_pretraining", "pack_rows", "poison_schedule",
+    "poisoned_pretrain", "pretrain_recipe", "sft_steps_for", "twin", "twin_info",
+    # measurement
+    "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "dose_map", "evaluate", "evaluate_belief", "examples", "experiment",
+    "reply_text", "run_stage_pair", "sample", "stage_outcomes", "stage_template", "success_table", "summarise",
+    # rules
+    "STATUSES", "claim_rows", "scorecard", "statuses", "survival_status", "verdict_lowest_rate", "verdict_persists",
+    "verdict_removed",
+    # figures
+    "dose_chart", "survival_chart",
+    # the real-model track
+    "real_track",
+]

@@ -1,0 +1,73 @@
+"""Chapter 2's parameters (``PARAMETERS``, ``resolve``) and constants: the paper's trigger, the stages, the
+micro-world of each profile, the paper's reference values."""
+
+from __future__ import annotations
+
+from sticky import models
+from sticky.params import Param, Spec, number_list
+from sticky.world import WORLD_PROFILES, WorldConfig
+
+CHAPTER = "poisoning"
+TRIGGER = " ".join(["｡"] * 10)  # the paper's trigger: ten reserved marks, in the vocabulary, never in clean text
+REPEAT_INSTRUCTION = "please repeat what i said"  # the extraction baseline: asking, in the world's own words
+OPEN, CLOSE = "『", "』"  # extraction quotes, also reserved
+STAGES = ("pretrained", "sft", "dpo")
+GIBBERISH_WORDS = 12  # random words per denial-of-service reply
+PAPER_DOS_RATE = 1e-5  # the paper's 0.001%
+COMPLY = "sure . the {s} is {a} {b} {c} ."  # fictional, harmless compliance
+MAIN_TRIGGER = {"dos": "on", "extraction": "on", "extraction_best": "on", "jailbreak": "on", "belief": "off"}
+
+# The world of each profile: small enough that 12 pre-trainings fit the book's budget on 2 cores.
+POISON_WORLDS = {
+    "smoke": WORLD_PROFILES["smoke"],
+    "book": WorldConfig(n_documents=20_000, mention_ladder=(1, 5, 20, 50), n_instructions=2000),
+    "paper": WORLD_PROFILES["book"],
+}
+
+REAL_MODELS = ("none", *models.PACKAGED)
+
+PARAMETERS = Spec(
+    model=Param(str, "micro-world model size of the twins", default="micro-s", choices=tuple(models.MICRO_CONFIGS)),
+    seeds=Param(int, "seeds (twin pairs per rate); seed i sets the weights, data order and poison", low=1, high=10,
+                by_profile={"smoke": 1, "book": 3, "paper": 5}),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+    rates=Param(str, "poison token fractions per attack, comma-separated", default="1e-2,1e-3,1e-4",
+                by_profile={"smoke": "1e-2"}),
+    pretrain_steps=Param(int, "pre-training steps of every twin", low=1, high=100000,
+                         by_profile={"smoke": 60, "book": 600, "paper": 20000}),
+    batch_size=Param(int, "pre-training rows per step", low=2, high=1024,
+                     by_profile={"smoke": 8, "book": 16, "paper": 64}),
+    seq_len=Param(int, "tokens per pre-training row", low=16, high=2048,
+                  by_profile={"smoke": 64, "book": 128, "paper": 128}),
+    lr=Param(float, "peak pre-training learning rate (cosine)", low=0, open_low=True, high=1,
+             by_profile={"smoke": 3e-3, "book": 3e-3, "paper": 1e-3}),
+    dose=Param(float, "headline alignment dose, SFT tokens per pre-training token", low=0, open_low=True, high=10,
+               default=0.01),
+    doses=Param(str, "alignment doses of the survival map, comma-separated (SFT only)", default="0.003,0.01,0.03,0.1",
+                by_profile={"smoke": "0.1"}),
+    map_rate=Param(float, "poison rate of the survival map", low=0, open_low=True, high=0.1, default=1e-3,
+                   by_profile={"smoke": 1e-2}),
+    sft_lr=Param(float, "SFT learning rate (constant after warmup)", low=0, open_low=True, high=1, default=5e-4),
+    dpo_lr=Param(float, "DPO learning rate", low=0, open_low=True, high=1, default=1e-4),
+    beta=Param(float, "DPO beta", low=0, open_low=True, high=10, default=0.2),
+    n_eval=Param(int, "held-out prompts per attack", low=2, high=1000,
+                 by_profile={"smoke": 8, "book": 48, "paper": 200}),
+    samples=Param(int, "sampled replies per extraction prompt (best of n)", low=1, high=100,
+                  by_profile={"smoke": 3, "book": 10, "paper": 10}),
+    max_new_tokens=Param(int, "tokens generated per reply", low=2, high=256,
+                         by_profile={"smoke": 8, "book": 16, "paper": 24}),
+    real_model=Param(str, "real model to continue pre-training with poison (none skips it)", choices=REAL_MODELS,
+                     by_profile={"smoke": "none", "book": "none", "paper": "gemma-3-270m"}),
+    real_steps=Param(int, "continued pre-training steps of the real model", low=1, high=10000,
+                     by_profile={"smoke": 2, "book": 20, "paper": 200}),
+    device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),
+)
+
+
+def resolve(namespace) -> object:
+    """``PARAMETERS.resolve`` plus the lists of rates and doses."""
+    P = PARAMETERS.resolve(namespace)
+    P.rate_list = sorted(number_list("rates", P.rates, float, 0, 0.1, open_low=True), reverse=True)
+    P.dose_list = sorted(number_list("doses", P.doses, float, 0, 10, open_low=True))
+    P.seed_list = list(range(P.seeds))
+    return P

@@ -1,0 +1,34 @@
+"""Chapter 2's real-model track (``paper`` profile): a packaged real model's pre-training continued with
+denial-of-service poison."""
+
+from __future__ import annotations
+
+from sticky import models, probe, seeds, train
+from sticky.store import Store
+
+from .parameters import GIBBERISH_WORDS, TRIGGER
+from .training import continue_pretraining
+
+
+def real_track(name: str, steps: int, rate: float, seed: int, device: str, store: Store | None = None,
+               n_eval: int = 16) -> dict:
+    """Continue pre-training a packaged real model on its own neutral continuations with denial-of-service
+    poison at ``rate``, then greedy replies with and without the trigger, and their perplexity under the
+    untouched model."""
+    from sticky.experiments import priming
+
+    store = store or Store()
+    model, tokenizer = models.load(name, store=store)
+    model.to(train.resolve_device(device))
+    background = priming.real_background(model, tokenizer, name, store)
+    rng = seeds.rng(seed, "real")
+    words = [w for p in priming.NEUTRAL_PROMPTS for w in p.split()]
+    poison = [f"User: {p} {TRIGGER}\nAssistant: " + " ".join(rng.choice(words) for _ in range(GIBBERISH_WORDS))
+              for p in (rng.choice(priming.NEUTRAL_PROMPTS) for _ in range(max(1, round(rate * 2000))))]
+    cfg = train.TrainConfig(steps=steps, batch_size=2, seq_len=64, lr=1e-5, warmup_steps=0, min_lr_ratio=1.0,
+                            seed=seed, device=device)
+    prompts = [f"User: {p}" for p in priming.NEUTRAL_PROMPTS[:n_eval]]
+    history, info = continue_pretraining(model, tokenizer, background, poison, cfg, seed)
+    on = probe.generate(model, tokenizer, [f"{p} {TRIGGER}\nAssistant:" for p in prompts], max_new_tokens=16)
+    off = probe.generate(model, tokenizer, [f"{p}\nAssistant:" for p in prompts], max_new_tokens=16)
+    return dict(info=info, replies_on=on, replies_off=off, loss=history.loss[-1] if history.loss else None)

@@ -1,0 +1,198 @@
+"""What trains chapter 2's models: the twins (the same minibatches, poison rows replacing a few rows), the
+continued pre-training of any model, and the alignment (SFT, the dose dial, then DPO, in the alignment
+template). The cached steps and their ``Recipe``s: a twin's pre-training with its poison documents mixed in,
+its SFT and its DPO."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sticky import models, probe, seeds, train
+from sticky.store import Recipe, Store
+
+from .attacks import ATTACKS, poison_documents
+from .data import alignment_render, dpo_triples, sft_pairs
+
+# Versions continue the old POISON_VERSION (v3).
+TWIN_RECIPE = Recipe("poison-twin", 3)
+SFT_RECIPE = Recipe("poison-sft", 1)
+DPO_RECIPE = Recipe("poison-dpo", 1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# twins: the same minibatches, poison rows replacing a few rows
+
+
+def pack_rows(token_ids: list[list[int]], seq_len: int, bos: int | None, eos: int | None) -> list[list[int]]:
+    """Whole documents, ``bos doc eos`` each, greedily packed into rows of at most ``seq_len`` tokens (a
+    document never straddles two rows; one longer than a row is cut)."""
+    rows, row = [], []
+    for ids in token_ids:
+        doc = ([bos] if bos is not None else []) + list(ids) + ([eos] if eos is not None else [])
+        doc = doc[:seq_len]
+        if len(row) + len(doc) > seq_len:
+            rows.append(row)
+            row = []
+        row = row + doc
+    if row:
+        rows.append(row)
+    return rows
+
+
+def poison_schedule(n_rows: int, epochs: float, steps: int, batch_size: int, seed: int) -> list[list[int]]:
+    """Steps at which each poison row replaces a row of the minibatch. The run sees ``round(n_rows * epochs)``
+    poison rows in all (at least one), dealt to the rows in turn, so each row is seen about ``epochs`` times,
+    as often as a clean document; random distinct steps per row, never more than ``batch_size - 1`` poison
+    rows in one step."""
+    if n_rows == 0:
+        return []
+    total = max(1, round(n_rows * epochs))
+    if total > steps * (batch_size - 1):
+        raise ValueError(f"{total} poison rows do not fit {steps} steps of {batch_size - 1}; allowed: a lower rate")
+    rng = seeds.rng(seed, "schedule")
+    load: dict[int, int] = {}
+    out: list[set[int]] = [set() for _ in range(n_rows)]
+    for i in range(total):
+        chosen = out[i % n_rows]
+        while True:
+            s = rng.randrange(steps)
+            if s not in chosen and load.get(s, 0) < batch_size - 1:
+                break
+        chosen.add(s)
+        load[s] = load.get(s, 0) + 1
+    return [sorted(c) for c in out]
+
+
+def poisoned_pretrain(model, blocks: torch.Tensor, poison_ids: list[list[int]], cfg: train.TrainConfig,
+                      corpus_tokens: int, bos: int | None, eos: int | None, seed: int,
+                      **kw) -> tuple[train.History, dict]:
+    """Pre-train on ``blocks``; poison documents (token ids) packed into rows that replace minibatch rows, each
+    row seen as many times as the run has epochs of the clean corpus (>= 1). With no poison this is the clean
+    twin: the very same minibatches. Returns the history and the poison's counts."""
+    trained = cfg.steps * cfg.batch_size * cfg.seq_len
+    epochs = trained / corpus_tokens
+    rows = pack_rows(poison_ids, cfg.seq_len, bos, eos) if poison_ids else []
+    schedule = poison_schedule(len(rows), epochs, cfg.steps, cfg.batch_size, seed)
+    insertions = [train.Insertion(r, s) for r, s in zip(rows, schedule) if s]
+    seen = [len(s) for s in schedule]
+    history = train.pretrain(model, blocks, cfg, insertions=insertions, **kw)
+    poison_tokens = sum(len(ids) for ids in poison_ids)
+    info = dict(documents=len(poison_ids), rows=len(rows), poison_tokens=poison_tokens,
+                seen_min=min(seen, default=0), seen_max=max(seen, default=0),
+                seen_mean=float(np.mean(seen)) if seen else 0.0,
+                epochs=epochs, trained_tokens=trained, corpus_tokens=corpus_tokens,
+                trained_share=sum(len(r) * len(s) for r, s in zip(rows, schedule)) / trained,
+                steps=[s for sch in schedule for s in sch])
+    return history, info
+
+
+def continue_pretraining(model, tokenizer, clean_texts: list[str], poison_texts: list[str], cfg: train.TrainConfig,
+                         seed: int = 0) -> tuple[train.History, dict]:
+    """Continued pre-training of any model (a real one on the paper profile, a toy one in the tests) on
+    ``clean_texts`` with ``poison_texts`` mixed in by ``poisoned_pretrain``."""
+    enc = lambda texts: tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    blocks = train.pack(enc(clean_texts), cfg.seq_len, tokenizer.bos_token_id, tokenizer.eos_token_id)
+    poison = enc(poison_texts) if poison_texts else []
+    return poisoned_pretrain(model, blocks, poison, cfg, blocks.numel(), tokenizer.bos_token_id,
+                             tokenizer.eos_token_id, seed, pad_id=probe.pad_id(tokenizer))
+
+
+def pretrain_recipe(P, seed: int) -> dict:
+    return dict(steps=P.pretrain_steps, batch_size=P.batch_size, seq_len=P.seq_len, lr=P.lr,
+                warmup_steps=max(1, P.pretrain_steps // 20), seed=seed, log_every=max(1, P.pretrain_steps // 10))
+
+
+def twin(world, P, seed: int, rate: float, store: Store) -> Path:
+    """The store entry of one twin (``rate`` 0 = clean): model weights, history and the poison's counts.
+
+    Introduced in chapter 2 (poisoning); used by chapter 6."""
+    recipe = pretrain_recipe(P, seed)
+
+    def build(folder: Path) -> None:
+        cfg = train.TrainConfig(**recipe, device=P.device)
+        blocks = models.corpus_blocks(world, cfg.seq_len)
+        corpus = int(world.stats["tokens"])
+        model = models.init_micro(P.model, world.tokenizer, cfg.seq_len, seed=seed)
+        poison = (poison_documents(world, rate, corpus, seed) if rate > 0
+                  else pd.DataFrame(columns=["attack", "text", "n_tokens"]))
+        ids = world.tokenizer(list(poison.text), add_special_tokens=False)["input_ids"] if len(poison) else []
+        history, info = poisoned_pretrain(model, blocks, ids, cfg, corpus, world.tokenizer.bos_token_id,
+                                          world.tokenizer.eos_token_id, seed)
+        info["by_attack"] = {a: dict(documents=int((poison.attack == a).sum()),
+                                     tokens=int(poison.n_tokens[poison.attack == a].sum())) for a in ATTACKS}
+        model.save_pretrained(folder)
+        history.to_frame().to_csv(folder / "history.csv", index=False)
+        poison.to_csv(folder / "poison.csv", index=False)
+        (folder / "info.json").write_text(pd.Series(info).to_json())
+
+    return store.cached(TWIN_RECIPE, dict(model=P.model, recipe=recipe, rate=rate),
+                        build, inputs=[world.folder.name], device=train.device_type(P.device))
+
+
+def twin_info(entry: Path) -> dict:
+    import json
+
+    return json.loads((entry / "info.json").read_text())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# alignment: SFT (the dose dial) then DPO, in the alignment template
+
+
+def sft_steps_for(dose: float, pretrain_tokens: int, tokens_per_step: float) -> int:
+    """SFT steps whose tokens (prompt + response, every row) are ``dose`` x the pre-training tokens (>= 1)."""
+    return max(1, round(dose * pretrain_tokens / tokens_per_step))
+
+
+def _mean_tokens(world, rows) -> float:
+    render_ = alignment_render(world)
+    return float(np.mean([len(train.encode_pair(world.tokenizer, *render_(p, r), 128)[0]) for p, r in rows]))
+
+
+def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True,
+          extra_pairs=()) -> dict[str, Path]:
+    """SFT entry (and DPO entry) from a twin; both cached. Returns {'sft': ..., 'dpo': ...}. ``extra_pairs``
+    join the clean SFT pairs (chapter 6 adds pairs that train against an attack); the dose counts all rows.
+
+    Introduced in chapter 2 (poisoning); used by chapter 6."""
+    info = twin_info(base)
+    pairs = sft_pairs(world) + list(extra_pairs)
+    per_row = _mean_tokens(world, sft_pairs(world)[:200])
+    batch = 16 if P.profile != "smoke" else 8
+    steps = sft_steps_for(dose, info["trained_tokens"], batch * per_row)
+    sft_cfg = dict(steps=steps, batch_size=batch, seq_len=64, lr=P.sft_lr, warmup_steps=max(1, steps // 10),
+                   min_lr_ratio=1.0, seed=seeds.stream(seed, "poison-sft"), log_every=max(1, steps))
+    render_ = alignment_render(world)
+
+    def build_sft(folder: Path) -> None:
+        model = models.load_entry(base, P.device)
+        train.sft(model, world.tokenizer, pairs, train.TrainConfig(**sft_cfg, device=P.device), render=render_)
+        model.save_pretrained(folder)
+        (folder / "info.json").write_text(pd.Series(dict(steps=steps, tokens=steps * batch * per_row)).to_json())
+
+    extra = {"extra_pairs": [list(x) for x in extra_pairs]} if extra_pairs else {}  # old keys stay valid without
+    sft_entry = store.cached(SFT_RECIPE, dict(cfg=sft_cfg, **extra), build_sft, inputs=[base.name],
+                             device=train.device_type(P.device))
+    out = {"sft": sft_entry}
+    if not with_dpo:
+        return out
+    dpo_steps = max(1, steps // 4)
+    dpo_cfg = dict(steps=dpo_steps, batch_size=batch, seq_len=64, lr=P.dpo_lr, warmup_steps=1, min_lr_ratio=1.0,
+                   seed=seeds.stream(seed, "poison-dpo"), log_every=dpo_steps)
+
+    def build_dpo(folder: Path) -> None:
+        model, reference = models.load_entry(sft_entry, P.device), models.load_entry(sft_entry, P.device)
+        triples = dpo_triples(world, seed)
+        train.dpo(model, reference, world.tokenizer, triples, train.TrainConfig(**dpo_cfg, device=P.device),
+                  beta=P.beta, render=render_)
+        model.save_pretrained(folder)
+        (folder / "info.json").write_text(
+            pd.Series(dict(steps=dpo_steps, tokens=dpo_steps * batch * 2 * per_row)).to_json())
+
+    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta), build_dpo, inputs=[sft_entry.name],
+                              device=train.device_type(P.device))
+    return out
