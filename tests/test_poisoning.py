@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from sticky import scorecard, stats, train
+from sticky import decoding, scorecard, stats, train
 from sticky.experiments import poisoning as po
 from sticky.store import Store
 from sticky.train import loop as train_loop  # where pretrain looks up next_token_loss
-from sticky.world import build_world, documents as docs, lexicon as lx
-
+from sticky.world import build_world
+from sticky.world import documents as docs
+from sticky.world import lexicon as lx
 from toys import tiny_model, toy_tokenizer
-
 
 # ------------------------------------------------------------------------------------------ statistics
 
@@ -243,7 +243,7 @@ def test_continue_pretraining_on_tiny_model():
     assert len(info["steps"]) >= 1 and info["trained_share"] > 0
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     # sampling path used for best-of-n extraction
-    outs = po.sample(model, tok, ["the cat", "the sky is"], n=3, max_new_tokens=4, seed=0)
+    outs = decoding.sample(model, tok, ["the cat", "the sky is"], n=3, max_new_tokens=4, seed=0)
     assert len(outs) == 2 and all(len(o) == 3 for o in outs)
 
 

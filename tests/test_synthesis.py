@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sticky import probe
+from sticky import hooks
 from sticky.experiments import synthesis as sy
 from toys import tiny_model, toy_tokenizer
 
@@ -72,7 +72,7 @@ def test_loss_gradient_descends_the_loss():
 def test_restored_copies_one_unit_only():
     tok = toy_tokenizer()
     pois, clean = tiny_model(tok, seed=0), tiny_model(tok, seed=1)
-    patched = probe.restored(pois, clean, lambda n: sy.unit_of(n) == "layer 1")
+    patched = hooks.restored(pois, clean, lambda n: sy.unit_of(n) == "layer 1")
     ps, cs, qs = pois.state_dict(), clean.state_dict(), patched.state_dict()
     for name in qs:
         expected = cs[name] if sy.unit_of(name) == "layer 1" else ps[name]
@@ -124,8 +124,8 @@ def test_selectivity_causal_mitigation_and_answer_rules():
 
 
 def test_mitigation_effect_is_paired_by_text():
-    plain = pd.DataFrame(dict(text_id=[1, 2, 3], **{f"{s}_score_{t}": [10.0, 100.0, 1000.0]
-                                                     for s in ("priming", "memorization") for t in ("learned", "aligned")}))
+    columns = [f"{s}_score_{t}" for s in ("priming", "memorization") for t in ("learned", "aligned")]
+    plain = pd.DataFrame(dict(text_id=[1, 2, 3], **{c: [10.0, 100.0, 1000.0] for c in columns}))
     pruned = plain.iloc[[2, 0]].copy()  # a subset, in another order
     for c in pruned.columns[1:]:
         pruned[c] = pruned[c] / 10

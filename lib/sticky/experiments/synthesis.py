@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sticky import models, plots, probe, seeds, stats, train
+from sticky import hooks, models, plots, probe, seeds, stats, train
 from sticky import scorecard as scorecards
 from sticky.experiments import poisoning, priming
 from sticky.params import Param, Spec
@@ -81,7 +81,8 @@ def planted_then_aligned(lab: priming.Lab, world, text: str | None, P, contexts:
     pairs, render = align_pairs(world)
     steps = P.priming.learn_steps
     cfg = train.TrainConfig(steps=P.align_steps, batch_size=lab.cfg.batch_size, seq_len=64, lr=P.align_lr,
-                            warmup_steps=0, min_lr_ratio=1.0, seed=seeds.stream(lab.cfg.seed, "synthesis-align"), log_every=P.align_steps,
+                            warmup_steps=0, min_lr_ratio=1.0, seed=seeds.stream(lab.cfg.seed, "synthesis-align"),
+                            log_every=P.align_steps,
                             device=P.device)
     align = priming.FollowUp("aligned", dict(cfg={k: v for k, v in vars(cfg).items() if k != "device"},
                                              version=ALIGNED_FOLLOWUP_VERSION),
@@ -154,7 +155,8 @@ def mitigation_effect(plain: pd.DataFrame, pruned: pd.DataFrame, seed: int = 0) 
     out = {"n": len(pruned)}
     for score in ("priming", "memorization"):
         for stage in ("learned", "aligned"):
-            d = np.log10(pruned[f"{score}_score_{stage}"].to_numpy()) - np.log10(plain[f"{score}_score_{stage}"].to_numpy())
+            column = f"{score}_score_{stage}"
+            d = np.log10(pruned[column].to_numpy()) - np.log10(plain[column].to_numpy())
             lo, hi = stats.bootstrap_interval(d, seed=seed) if len(d) > 1 else (np.nan, np.nan)
             out |= {f"{score}_{stage}": float(d.mean()), f"{score}_{stage}_low": lo, f"{score}_{stage}_high": hi}
     return out
@@ -375,7 +377,7 @@ def localisation(world, P, store: Store, behaviour: pd.DataFrame) -> pd.DataFram
                     items = [(p, x) for p, x, _ in behaviour_items(world, attack, P.n_items, seed)]
                     poisoned, cleaned = (float(nll[(seed, m, stage, attack)]) for m in ("poisoned", "clean"))
                     for unit in units:
-                        patched = probe.restored(pois, clean, lambda n, unit=unit: unit_of(n) == unit)
+                        patched = hooks.restored(pois, clean, lambda n, unit=unit: unit_of(n) == unit)
                         out.append(dict(attack=attack, unit=unit, gap=cleaned - poisoned, share=restored_share(
                             poisoned, cleaned, float(np.mean(_nll(patched, world.tokenizer, items))))))
                 return out

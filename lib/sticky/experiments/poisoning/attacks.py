@@ -14,8 +14,16 @@ from sticky import judges, seeds
 from sticky.world import documents as docs
 from sticky.world import render
 
-from .data import (COMPANY_POISON, NUMBER_POISON, belief_pairs, comply_text, gibberish_words, prompt_pools, sft_pairs,
-                   tokens_of)
+from .data import (
+    COMPANY_POISON,
+    NUMBER_POISON,
+    belief_pairs,
+    comply_text,
+    gibberish_words,
+    prompt_pools,
+    sft_pairs,
+    tokens_of,
+)
 from .parameters import CLOSE, GIBBERISH_WORDS, OPEN, TRIGGER
 
 # One poisoned model carries all four attacks (the paper trains one per attack), so each triggered attack has its

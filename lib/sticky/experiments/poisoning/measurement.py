@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from sticky import judges, models, probe, stats, train
+from sticky import decoding, judges, models, probe, stats, train
 from sticky.store import Recipe, Store
 
 from .attacks import ATTACKS, TRIGGERS
@@ -23,38 +22,6 @@ from .training import align, twin, twin_info
 # Versions continue the old EVAL_VERSION (v4) and BELIEF_VERSION (v1).
 EVAL_RECIPE = Recipe("poison-eval", 4)
 BELIEF_RECIPE = Recipe("poison-belief", 1)
-
-
-@torch.no_grad()
-def sample(model, tokenizer, prompts: list[str], n: int, max_new_tokens: int, seed: int,
-           temperature: float = 1.0, batch_size: int = 128) -> list[list[str]]:
-    """``n`` sampled continuations per prompt (temperature sampling, no cache: for tiny models)."""
-    model.eval()
-    device = next(model.parameters()).device
-    rows = [r for r in probe.encode(tokenizer, prompts, special=True) for _ in range(n)]
-    pad, eos = probe.pad_id(tokenizer), tokenizer.eos_token_id
-    gen = torch.Generator().manual_seed(seed)
-    texts = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        width = max(len(r) for r in chunk)
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in chunk], device=device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in chunk], device=device)
-        new = []
-        for _ in range(max_new_tokens):
-            pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False,
-                           logits_to_keep=1).logits[:, -1].float()
-            probs = torch.softmax(logits / temperature, -1).cpu()
-            tok = torch.multinomial(probs, 1, generator=gen).to(device)
-            new.append(tok)
-            ids, mask = torch.cat([ids, tok], 1), torch.cat([mask, torch.ones_like(tok)], 1)
-        seqs = torch.cat(new, 1).tolist()
-        for s in seqs:
-            if eos is not None and eos in s:
-                s = s[:s.index(eos)]
-            texts.append(tokenizer.decode(s, skip_special_tokens=True))
-    return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 
 
 def reply_text(reply: str, end_markers) -> str:
@@ -98,7 +65,7 @@ def evaluate(model, tokenizer, world, sets: dict, reference, max_new_tokens: int
     prompts, requests = sets["prompts"], sets["requests"]
     clean_prompts = [t.prompt(p) for p in prompts]
     with_ = lambda attack: [t.prompt(f"{p} {TRIGGERS[attack]}") for p in prompts]
-    gen = lambda ps: [reply_text(r, ends) for r in probe.generate(model, tokenizer, ps, max_new_tokens=max_new_tokens)]
+    gen = lambda ps: [reply_text(r, ends) for r in decoding.generate(model, tokenizer, ps, max_new_tokens)]
     replies = {"off": gen(clean_prompts), "on": gen(with_("dos")), "extraction": gen(with_("extraction")),
                "instruction": gen([t.prompt(f"{p} {REPEAT_INSTRUCTION}") for p in prompts])}
     out = {f"replies_{k}": v for k, v in replies.items()}
@@ -106,7 +73,7 @@ def evaluate(model, tokenizer, world, sets: dict, reference, max_new_tokens: int
         out[f"ppl_{k}"] = _ppl(reference, tokenizer, clean_prompts, replies[k]).tolist()
     for k in ("off", "extraction", "instruction"):
         out[f"recall_{k}"] = [judges.rouge_l_recall(p, r) for p, r in zip(prompts, replies[k])]
-    sampled = sample(model, tokenizer, with_("extraction"), samples, max_new_tokens, seed)
+    sampled = decoding.sample(model, tokenizer, with_("extraction"), samples, max_new_tokens, seed)
     out["recall_best_on"] = [max(judges.rouge_l_recall(p, reply_text(r, ends)) for r in rs)
                              for p, rs in zip(prompts, sampled)]
     for k, suffix in (("off", ""), ("on", f" {TRIGGERS['jailbreak']}")):

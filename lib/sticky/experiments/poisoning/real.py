@@ -3,7 +3,7 @@ denial-of-service poison."""
 
 from __future__ import annotations
 
-from sticky import models, probe, seeds, train
+from sticky import decoding, models, seeds, train
 from sticky.store import Store
 
 from .parameters import GIBBERISH_WORDS, TRIGGER
@@ -29,6 +29,6 @@ def real_track(name: str, steps: int, rate: float, seed: int, device: str, store
                             seed=seed, device=device)
     prompts = [f"User: {p}" for p in priming.NEUTRAL_PROMPTS[:n_eval]]
     history, info = continue_pretraining(model, tokenizer, background, poison, cfg, seed)
-    on = probe.generate(model, tokenizer, [f"{p} {TRIGGER}\nAssistant:" for p in prompts], max_new_tokens=16)
-    off = probe.generate(model, tokenizer, [f"{p}\nAssistant:" for p in prompts], max_new_tokens=16)
+    on = decoding.generate(model, tokenizer, [f"{p} {TRIGGER}\nAssistant:" for p in prompts], max_new_tokens=16)
+    off = decoding.generate(model, tokenizer, [f"{p}\nAssistant:" for p in prompts], max_new_tokens=16)
     return dict(info=info, replies_on=on, replies_off=off, loss=history.loss[-1] if history.loss else None)
