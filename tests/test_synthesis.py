@@ -58,7 +58,7 @@ def test_loss_gradient_descends_the_loss():
     tok = toy_tokenizer()
     model = tiny_model(tok)
     pairs = [("the cat sat on", "the mat"), ("what color is the sky", "blue")]
-    nll = lambda: float(sum(sy._nll(model, tok, pairs)))
+    nll = lambda: float(sum(sy.reply_nll(model, tok, pairs)))
     before = nll()
     grads = sy.loss_gradient(model, tok, pairs)
     assert set(grads) == {n for n, _ in model.named_parameters()}
