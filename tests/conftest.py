@@ -29,3 +29,19 @@ def executed():
         return {ch.name: chapters.execute(ch, {"profile": "smoke"}) for ch in chapters.all_chapters()}
     finally:
         os.environ["STICKY_CACHE"] = shared
+
+
+@pytest.fixture(scope="module")
+def tok():
+    """The toy tokenizer (tests/toys.py); a test module may define its own ``tok``."""
+    from toys import toy_tokenizer
+
+    return toy_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model(tok):
+    """A tiny Llama on the toy tokenizer, in eval mode; a test module may define its own ``model``."""
+    from toys import tiny_model
+
+    return tiny_model(tok).eval()

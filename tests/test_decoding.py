@@ -1,26 +1,9 @@
 """sticky.decoding against plain unbatched, uncached forward passes on a tiny Llama."""
 
-import pytest
 import torch
 
 from sticky import decoding
-from toys import tiny_model, toy_tokenizer
-
-PROMPTS = ["the cat sat on the", "red", "what color is the sky", "a dog ran", "the sea is blue and the sky is"]
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return toy_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_model(tok).eval()
-
-
-def ids_of(tok, text, special=True):
-    return tok(text, add_special_tokens=special)["input_ids"]
+from toys import PROMPTS, ids_of
 
 
 def test_batched_greedy_generation_equals_one_by_one_without_cache(tok, model):

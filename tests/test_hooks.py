@@ -4,23 +4,7 @@ import pytest
 import torch
 
 from sticky import hooks
-from toys import tiny_model, toy_tokenizer
-
-PROMPTS = ["the cat sat on the", "red", "what color is the sky", "a dog ran", "the sea is blue and the sky is"]
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return toy_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_model(tok).eval()
-
-
-def ids_of(tok, text, special=True):
-    return tok(text, add_special_tokens=special)["input_ids"]
+from toys import PROMPTS, ids_of, tiny_model
 
 
 def test_scale_heads_by_one_changes_nothing(tok, model):

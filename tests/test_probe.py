@@ -5,28 +5,12 @@ import pytest
 import torch
 
 from sticky import probe
-from toys import tiny_model, toy_tokenizer
-
-PROMPTS = ["the cat sat on the", "red", "what color is the sky", "a dog ran", "the sea is blue and the sky is"]
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return toy_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_model(tok).eval()
+from toys import PROMPTS, ids_of
 
 
 def plain_logprobs(model, ids) -> torch.Tensor:
     with torch.no_grad():
         return torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), -1)
-
-
-def ids_of(tok, text, special=True):
-    return tok(text, add_special_tokens=special)["input_ids"]
 
 
 def test_next_token_probs_equal_unpadded_forward(tok, model):

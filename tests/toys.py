@@ -4,6 +4,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+PROMPTS = ["the cat sat on the", "red", "what color is the sky", "a dog ran", "the sea is blue and the sky is"]
 WORDS = "the a cat dog sat ran on mat red blue green is color of sky sea says what answer yes no".split()
 
 
@@ -27,3 +28,7 @@ def tiny_model(tokenizer, seed: int = 0) -> LlamaForCausalLM:
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config)
+
+
+def ids_of(tok, text, special=True) -> list[int]:
+    return tok(text, add_special_tokens=special)["input_ids"]
