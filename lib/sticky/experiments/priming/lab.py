@@ -25,7 +25,7 @@ RUN_RECIPE = Recipe("priming-run", 1)
 @dataclass(frozen=True)
 class FollowUp:
     """A further training stage after planting (chapter 6 aligns the planted model): ``apply(model)`` trains
-    it in place; ``settings`` (JSON-able, with the code it runs) key the run's cache.
+    it in place; ``settings`` (JSON-able: its config and its version) key the run's cache.
 
     Introduced in chapter 1 (priming); used by chapter 6 (synthesis)."""
 
