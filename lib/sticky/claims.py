@@ -1,0 +1,225 @@
+"""One inference framework for every verdict in the book.
+
+A claim is declared before its numbers exist (``Claim``): its kind (a finding of a cited paper, a hypothesis of
+the seed that no cited paper tested, or a design check that holds by construction), the direction it predicts
+(or a null), the smallest effect that matters (delta, with its reason), the paper's figure where there is one,
+and the unit of replication (seed, keyword, cell, fact, item: never the prompt). Its interval resamples that
+unit (``unit_mean`` for a mean over units, ``cluster_bootstrap`` for any other statistic) and ``decide`` turns
+it into one of three verdicts:
+
+- *reproduced*: the interval excludes 0 in the predicted direction (a size claim must also reach the paper's
+  figure: its interval may not lie below it); a null claim is reproduced only when its interval lies inside
+  the equivalence band (-delta, +delta);
+- *not reproduced*: the interval lies inside (-delta, +delta) (no effect that matters), or it excludes the
+  predicted effect from the other side (the opposite sign; for a size claim, below the paper's figure); a null
+  claim is not reproduced when its interval excludes 0 and leaves the band;
+- *inconclusive* otherwise, with the minimum detectable effect at this sample size (``Decision.mde``: the
+  effect the run would detect with 80% power).
+
+``tests/test_claims.py`` calibrates the rules by simulation (false positives of a null, power at a known
+effect). Design checks are decided the same way and shown, but the scorecard never counts them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+KINDS = ("paper finding", "seed hypothesis", "design check")
+DIRECTIONS = ("positive", "negative", "null")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+CONFIDENCE = 0.95
+POWER = 0.80  # the power at which the minimum detectable effect is stated
+MIN_BOOTSTRAP_UNITS = 5  # fewer units than this give a percentile bootstrap too few distinct resamples
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim as the chapter states it before its numbers: what it predicts and how it is replicated.
+
+    ``paper`` is the paper's figure in the same quantity as ours (``None`` when the paper gives none); with
+    ``size=True`` the claim is about that figure, not just the direction, and ``paper`` must be a number.
+    """
+
+    id: str
+    text: str
+    kind: str
+    direction: str
+    delta: float
+    delta_reason: str
+    unit: str
+    paper: float | str | None = None
+    size: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id!r}: kind={self.kind!r}; allowed: {', '.join(KINDS)}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"claim {self.id!r}: direction={self.direction!r}; allowed: {', '.join(DIRECTIONS)}")
+        if not (isinstance(self.delta, (int, float)) and self.delta > 0 and math.isfinite(self.delta)):
+            raise ValueError(f"claim {self.id!r}: delta={self.delta!r}; allowed: a finite number > 0")
+        if self.size and not isinstance(self.paper, (int, float)):
+            raise ValueError(f"claim {self.id!r}: size=True needs paper as a number; got {self.paper!r}")
+        if self.size and self.direction == "null":
+            raise ValueError(f"claim {self.id!r}: a null claim cannot be a size claim; allowed: size=False")
+
+    @property
+    def sign(self) -> int:
+        return {"positive": 1, "negative": -1, "null": 0}[self.direction]
+
+    def rule(self) -> str:
+        """The rule in words, for the page and the scorecard."""
+        if self.direction == "null":
+            return (f"reproduced if the 95% interval (over {self.unit}s) lies inside ±{self.delta:g}; not reproduced "
+                    f"if it excludes 0 and leaves that band; otherwise inconclusive")
+        side = "above" if self.sign > 0 else "below"
+        short = "below" if self.sign > 0 else "above"
+        size = f" and does not lie {short} the paper's {self.paper:g}" if self.size else ""
+        return (f"reproduced if the 95% interval (over {self.unit}s) lies {side} 0{size}; not reproduced if it lies "
+                f"inside ±{self.delta:g} or on the other side; otherwise inconclusive")
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str
+    reason: str
+    mde: float  # the effect (in the claim's units) this run detects with 80% power; nan without an interval
+
+
+def _critical(df: float | None, q: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(q) if df is None else stats.t.ppf(q, df))
+
+
+def standard_error(low: float, high: float, df: float | None = None) -> float:
+    """The standard error a symmetric 95% interval implies (t with ``df`` degrees of freedom, else normal)."""
+    return (high - low) / (2 * _critical(df, 0.5 + CONFIDENCE / 2))
+
+
+def power(effect: float, se: float, df: float | None = None) -> float:
+    """Probability that the 95% interval lies above 0 when the true effect is ``effect`` > 0 and the estimate has
+    standard error ``se``: noncentral t with ``df`` degrees of freedom (a mean over df + 1 units), else normal."""
+    from scipy import stats
+
+    crit = _critical(df, 0.5 + CONFIDENCE / 2)
+    if df is None:
+        return float(stats.norm.sf(crit - effect / se))
+    return float(stats.nct.sf(crit, df, effect / se))
+
+
+def minimum_detectable_effect(se: float, df: float | None = None, target: float = POWER) -> float:
+    """The smallest true effect detected (interval excludes 0 on its side) with probability ``target``."""
+    from scipy.optimize import brentq
+
+    if not (np.isfinite(se) and se > 0):
+        return float("nan")
+    return float(brentq(lambda e: power(e, se, df) - target, 0.0, 100 * se + 1e-12))
+
+
+def decide(claim: Claim, low: float, high: float, df: float | None = None) -> Decision:
+    """The verdict of ``claim`` from its 95% interval [low, high] (see the module's docstring for the rule).
+    ``df`` is the interval's degrees of freedom when it is a t interval (``unit_mean``), for the MDE."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return Decision("inconclusive", "no interval (too few units or no estimate)", float("nan"))
+    if low > high:
+        raise ValueError(f"claim {claim.id!r}: low={low!r} > high={high!r}; allowed: low <= high")
+    mde = minimum_detectable_effect(standard_error(low, high, df), df)
+    d = claim.delta
+    inside = -d < low and high < d
+    if claim.direction == "null":
+        if inside:
+            return Decision("reproduced", f"interval inside ±{d:g}", mde)
+        if low > 0 or high < 0:
+            return Decision("not reproduced", f"interval excludes 0 and leaves ±{d:g}", mde)
+        return Decision("inconclusive", f"interval holds 0 but leaves ±{d:g}", mde)
+    a, b = sorted((claim.sign * low, claim.sign * high))  # the interval, turned so that the prediction is > 0
+    if a > 0:
+        if claim.size and b < claim.sign * claim.paper:
+            return Decision("not reproduced", f"an effect, but the interval lies short of the paper's {claim.paper:g}",
+                            mde)
+        return Decision("reproduced", "interval excludes 0 in the predicted direction"
+                        + (f" and reaches the paper's {claim.paper:g}" if claim.size else ""), mde)
+    if inside:
+        return Decision("not reproduced", f"interval inside ±{d:g}: no effect that matters", mde)
+    if b < 0:
+        return Decision("not reproduced", "interval excludes 0 on the other side", mde)
+    return Decision("inconclusive", f"interval holds 0 and leaves ±{d:g}; detectable at 80%: {mde:.3g}", mde)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# intervals over the unit of replication
+
+
+def unit_mean(values, units=None) -> tuple[float, float, float, int]:
+    """(mean, low, high, df): the mean over units of each unit's mean value, with its 95% t interval (df = units -
+    1). ``units`` labels each value's unit; without it every value is its own unit. Exact for normal unit means,
+    and right at the small unit counts the book has (3-5 seeds), where a bootstrap over units is not."""
+    values = np.asarray(values, dtype=float)
+    if units is not None:
+        units = np.asarray(units)
+        if units.shape != values.shape:
+            raise ValueError(f"units {units.shape} and values {values.shape}; allowed: one unit label per value")
+        values = np.array([values[units == u].mean() for u in dict.fromkeys(units.tolist())])
+    values = values[np.isfinite(values)]
+    k = len(values)
+    if k < 2:
+        return (float(values.mean()) if k else float("nan")), float("nan"), float("nan"), max(k - 1, 0)
+    mean, sd = float(values.mean()), float(values.std(ddof=1))
+    half = _critical(k - 1, 0.5 + CONFIDENCE / 2) * sd / math.sqrt(k)
+    return mean, mean - half, mean + half, k - 1
+
+
+def cluster_bootstrap(statistic: Callable[..., float], *columns, units, n_resamples: int = 2000, seed: int = 0,
+                      min_units: int = MIN_BOOTSTRAP_UNITS) -> tuple[float, float, float]:
+    """(estimate, low, high): ``statistic(*columns)`` and its 95% percentile interval over resamples of whole
+    units (every row of a drawn unit enters, a unit drawn twice enters twice). Resamples on which the statistic
+    fails (ValueError) or is not finite are skipped; the interval is nan with fewer than ``min_units`` units or
+    when fewer than half the resamples give a value."""
+    columns = [np.asarray(c) for c in columns]
+    units = np.asarray(units)
+    if any(len(c) != len(units) for c in columns):
+        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
+                         "allowed: one unit label per row")
+    estimate = float(statistic(*columns))
+    labels = list(dict.fromkeys(units.tolist()))
+    if len(labels) < min_units:
+        return estimate, float("nan"), float("nan")
+    rows = [np.flatnonzero(units == u) for u in labels]
+    rng = np.random.default_rng(seed)
+    values = []
+    for draw in rng.integers(0, len(labels), size=(n_resamples, len(labels))):
+        idx = np.concatenate([rows[i] for i in draw])
+        try:
+            v = float(statistic(*(c[idx] for c in columns)))
+        except ValueError:
+            continue
+        if np.isfinite(v):
+            values.append(v)
+    if len(values) < n_resamples / 2:
+        return estimate, float("nan"), float("nan")
+    alpha = (1 - CONFIDENCE) / 2
+    return estimate, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def row(claim: Claim, estimate: float, low: float, high: float, df: float | None = None, *,
+        paper_value=None, verdict_v1: str | None = None, note: str = "") -> dict:
+    """A scorecard row for ``claim``: the numbers, the verdict ``decide`` gives, its reason and the MDE.
+    ``verdict_v1`` is the verdict of the rule the book used before this framework (kept beside the new one:
+    the rules were revised after their numbers were seen)."""
+    decision = decide(claim, low, high, df)
+    return dict(claim_id=claim.id, claim=claim.text + (f" ({note})" if note else ""), kind=claim.kind,
+                direction=claim.direction, delta=claim.delta, unit=claim.unit,
+                paper_value=claim.paper if paper_value is None else paper_value, our_value=estimate, ci_low=low,
+                ci_high=high, verdict=decision.verdict, reason=decision.reason, mde=decision.mde,
+                verdict_v1=verdict_v1 if verdict_v1 is not None else "")
+
+
+def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rho as a plain statistic for ``cluster_bootstrap`` (nan when a variable is constant)."""
+    from sticky import stats
+
+    return stats.spearman(x, y)[0]
