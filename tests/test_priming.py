@@ -123,12 +123,16 @@ def test_verdict_rules():
 
 def test_scorecard_columns_and_bad_verdict(tmp_path, monkeypatch):
     monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))
-    fit = dict(n=20, rho_prime=-0.7, rho_prime_low=-0.9, rho_prime_high=-0.4, threshold_log10=-3.2,
-               threshold_low=-3.6, threshold_high=-2.8, gap_low=0.1)
+    fit = dict(n=20, keywords=10, rho_prime=-0.7, rho_prime_low=-0.9, rho_prime_high=-0.4, rho_prime_kw_low=-0.95,
+               rho_prime_kw_high=0.1, threshold_log10=-3.2, threshold_low=-3.6, threshold_high=-2.8, gap=1.0,
+               gap_low=0.1, gap_kw_low=0.6, gap_kw_high=1.4)
     card = priming.scorecard({"micro-world": priming.threshold_rows(fit, "micro-world", "smoke")}, "smoke")
     assert list(card.columns) == scorecard.COLUMNS
-    assert card.verdict.tolist() == ["reproduced", "reproduced"]
-    assert card.our_value[1] == pytest.approx(10 ** -3.2)
+    # over keywords rho's interval reaches 0.1 (leaves -0.3): inconclusive where v1, over texts, said reproduced
+    assert card.verdict.tolist() == ["inconclusive", "reproduced"]
+    assert card.verdict_v1.tolist() == ["reproduced", "reproduced"]
+    assert card.kind.tolist() == ["paper finding"] * 2 and card.unit.tolist() == ["keyword"] * 2
+    assert card.our_value[1] == pytest.approx(1.0) and "1e-3" in card.paper_value[1] and "6.3e-04" in card.claim[1]
     path = scorecard.write(card, "priming")
     assert pd.read_csv(path).shape == card.shape
     with pytest.raises(ValueError, match="allowed"):
@@ -215,7 +219,7 @@ def test_measure_and_experiments_on_a_tiny_model(world, tmp_path):
     again = priming.measure(lab, texts)
     pd.testing.assert_frame_equal(results, again)
     fit = priming.threshold_analysis(results, n_resamples=50)
-    assert -1 <= fit["rho_prime"] <= 1
+    assert -1 <= fit["rho_prime"] <= 1 and fit["keywords"] == texts.keyword.nunique()
     subset = priming.low_prior_subset(results)
     mit = priming.mitigation_experiment(lab, subset, [0.0, 0.2], results)
     summary = priming.mitigation_summary(mit)

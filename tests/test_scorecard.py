@@ -25,7 +25,24 @@ def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkey
     assert "01_priming" not in missing and all(m[:2] not in ("00", "07") for m in missing)
     html = chapter7.linked_table(rows)
     assert html.count('<a href="01_priming.html#scorecard">') == 2 and "[-0.9, -0.7]" in html
-    assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced in full"
+    assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced (design checks not counted)"
+
+
+def test_kinds_counts_and_review_changes(tmp_path, monkeypatch):
+    """Design checks are listed and never counted; rows of the first edition's rules read 'not declared yet';
+    the review table keeps the v1 verdict beside the new one."""
+    monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))
+    new = [dict(ROW, kind="paper finding", verdict="inconclusive", verdict_v1="reproduced", reason="too wide"),
+           dict(ROW, claim_id="gate", kind="design check", verdict="reproduced")]
+    scorecard.write(scorecard.frame("priming", [ROW, *new], "smoke"), "priming")
+    rows, _ = chapter7.collect()
+    counts = chapter7.counts_by_kind(rows)
+    assert counts.loc["design check", "reproduced"] == 1 and counts.loc["paper finding", "inconclusive"] == 1
+    assert counts.loc[chapter7.UNDECLARED, "reproduced"] == 1
+    assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced (design checks not counted)"
+    changes = chapter7.review_changes(rows)
+    assert changes[["v1 verdict", "verdict now"]].values.tolist() == [["reproduced", "inconclusive"]]
+    assert "too wide" in chapter7.linked_table(rows)
 
 
 def test_written_file_round_trips(tmp_path, monkeypatch):

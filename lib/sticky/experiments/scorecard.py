@@ -38,15 +38,43 @@ def _number(value) -> str:
     return f"{number:.3g}"
 
 
+UNDECLARED = "not declared yet"  # rows of chapters whose claims do not go through sticky.claims yet
+
+
+def _text(value) -> str:
+    return "" if pd.isna(value) else html.escape(str(value))
+
+
+def kinds(rows: pd.DataFrame) -> pd.Series:
+    """Each row's kind of claim; rows written by the first edition's rules have none."""
+    return rows.kind.where(rows.kind.notna() & (rows.kind.astype(str) != ""), UNDECLARED)
+
+
+def counts_by_kind(rows: pd.DataFrame) -> pd.DataFrame:
+    """Claims per kind and verdict. Design checks are listed but the headline never counts them."""
+    table = pd.crosstab(kinds(rows), rows.verdict).reindex(columns=list(scorecards.VERDICTS), fill_value=0)
+    table = table.loc[:, (table > 0).any()] if len(table) else table
+    return table.rename_axis(index="kind", columns=None)
+
+
+def review_changes(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose rule was revised after review: the first edition's verdict beside the new one."""
+    revised = rows[rows.verdict_v1.notna() & (rows.verdict_v1.astype(str) != "")]
+    return revised[["chapter", "claim_id", "track", "verdict_v1", "verdict", "reason"]].rename(
+        columns={"verdict_v1": "v1 verdict", "verdict": "verdict now"}).reset_index(drop=True)
+
+
 def linked_table(rows: pd.DataFrame) -> str:
     """HTML table; each claim links to the scorecard section of the chapter that tests it."""
-    head = "".join(f"<th>{c}</th>" for c in ("claim", "paper", "ours", "95% interval", "verdict", "track", "profile"))
+    head = "".join(f"<th>{c}</th>" for c in ("claim", "kind", "unit", "paper", "ours", "95% interval", "verdict",
+                                             "track", "profile"))
     body = []
-    for r in rows.itertuples():
+    for r, kind in zip(rows.itertuples(), kinds(rows)):
         claim = f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a>'
         interval = f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
-        cells = [claim, _number(r.paper_value), _number(r.our_value), interval, html.escape(r.verdict),
-                 html.escape(str(r.track)), html.escape(str(r.profile))]
+        verdict = html.escape(r.verdict) + (f"<br><small>{_text(r.reason)}</small>" if _text(r.reason) else "")
+        cells = [claim, html.escape(kind), _text(r.unit), _number(r.paper_value), _number(r.our_value), interval,
+                 verdict, html.escape(str(r.track)), html.escape(str(r.profile))]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -54,9 +82,10 @@ def linked_table(rows: pd.DataFrame) -> str:
 def verdict_chart(rows: pd.DataFrame):
     import altair as alt
 
-    counts = rows.groupby(["chapter", "verdict"]).size().rename("claims").reset_index()
-    reproduced = (rows.verdict == "reproduced").sum()
-    title = f"{reproduced} of {len(rows)} claims reproduced in full"
+    counted = rows[kinds(rows) != "design check"]
+    counts = counted.groupby(["chapter", "verdict"]).size().rename("claims").reset_index()
+    reproduced = (counted.verdict == "reproduced").sum()
+    title = f"{reproduced} of {len(counted)} claims reproduced (design checks not counted)"
     return alt.Chart(counts, title=title).mark_bar().encode(
         y=alt.Y("chapter:N", title=None, sort=list(dict.fromkeys(rows.chapter))),
         x=alt.X("claims:Q", title="claims", axis=alt.Axis(tickMinStep=1)),

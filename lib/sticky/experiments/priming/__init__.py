@@ -15,7 +15,8 @@ primes the keyword elsewhere? The protocol, as the notebook calls it:
 4. ``exposure_experiment`` (1 and 3 exposures spaced every 20 minibatches vs. the consecutive run) and
    ``mitigation_experiment`` (stepping-stone rewrites, ignore-k) on the texts with the lowest priors.
 5. ``real_track`` repeats 1–3 on Gemma-3-270M with the project's texts in ``data/outlandish/``.
-6. ``verdict_*`` apply the rules the chapter states before the results; ``scorecard`` collects the rows.
+6. The claims (declared with ``sticky.claims``) and ``*_rows`` decide them; ``verdict_*`` are the first edition's
+   rules, kept for the v1 column; ``scorecard`` collects the rows.
 
 The floor plan:
 
@@ -73,7 +74,11 @@ from .real import (
 )
 from .rules import (
     MIN_TEXTS,
+    PRIOR_PREDICTS_PRIMING,
+    SPACED,
+    STEP_GAP,
     exposure_rows,
+    mitigation_claim,
     mitigation_rows,
     scorecard,
     threshold_rows,
@@ -96,7 +101,8 @@ __all__ = [
     "measure", "memorization_score", "mitigation_experiment", "mitigation_summary", "priming_score", "text_scores",
     "threshold_analysis",
     # rules
-    "MIN_TEXTS", "exposure_rows", "mitigation_rows", "scorecard", "threshold_rows", "verdict_mitigation",
+    "MIN_TEXTS", "PRIOR_PREDICTS_PRIMING", "SPACED", "STEP_GAP", "exposure_rows", "mitigation_claim",
+    "mitigation_rows", "scorecard", "threshold_rows", "verdict_mitigation",
     "verdict_rho", "verdict_spaced", "verdict_threshold",
     # figures
     "exposure_chart", "mitigation_chart", "priming_vs_memorization_chart", "threshold_chart",

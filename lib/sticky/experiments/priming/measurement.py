@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sticky import stats, train
+from sticky import claims, stats, train
 
 from .lab import Lab
 from .parameters import SPACING
@@ -114,6 +114,23 @@ def threshold_analysis(results: pd.DataFrame, n_resamples: int = 1000, seed: int
     except ValueError:  # too few distinct p_before values for a change point
         out |= dict(threshold_log10=np.nan, threshold_low=np.nan, threshold_high=np.nan, below=np.nan, above=np.nan,
                     gap=np.nan, gap_low=np.nan, gap_high=np.nan)
+    return out | keyword_intervals(x, y, results.keyword.to_numpy(), n_resamples, seed)
+
+
+def keyword_intervals(x: np.ndarray, y: np.ndarray, keywords: np.ndarray, n_resamples: int, seed: int) -> dict:
+    """The intervals of rho and of the step's gap with the keyword as the unit of replication: a keyword's texts
+    share its prior, so resampling texts (``threshold_analysis``'s first intervals) counts one keyword's texts
+    as independent evidence. ``keywords`` is the number of units."""
+    rho = lambda a, b: stats.spearman(a, b)[0]
+    gap = lambda a, b: (lambda f: f["below"] - f["above"])(stats.change_point_fit(a, b))
+    out = {"keywords": len(set(keywords.tolist()))}
+    for name, statistic in {"rho_prime": rho, "gap": gap}.items():
+        lo = hi = np.nan
+        try:
+            _, lo, hi = claims.cluster_bootstrap(statistic, x, y, units=keywords, n_resamples=n_resamples, seed=seed)
+        except ValueError:  # too few texts for rho or a change point
+            pass
+        out |= {f"{name}_kw_low": lo, f"{name}_kw_high": hi}
     return out
 
 

@@ -1,6 +1,9 @@
-"""Chapter 1's verdict rules, as the page states them before the results (p_before predicts priming, a
-threshold near 1e-3, three spaced exposures suffice, each mitigation cuts priming and keeps memorization),
-and the scorecard rows that apply them."""
+"""Chapter 1's claims, declared in ``sticky.claims`` before their numbers (p_before predicts priming, a step
+separates strong from weak priming, three spaced exposures prime, each mitigation cuts priming by the paper's
+50%), and the scorecard rows that decide them.
+
+The ``verdict_*`` functions are the rules of the book's first edition (v1), kept because the page shows their
+verdict beside the new one: the rules were revised after review, when their numbers had been seen."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from sticky import claims
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 
 from .parameters import CHAPTER, PAPER_THRESHOLD
@@ -63,41 +67,64 @@ def verdict_mitigation(reduction: float, reduction_low: float, kept: float, base
     return "reproduced" if reduction >= 0.5 and kept >= 0.5 else "partly"
 
 
+PRIOR_PREDICTS_PRIMING = claims.Claim(
+    "p_before_predicts_priming", "log P_before and log S_prime are negatively rank-correlated", "paper finding",
+    "negative", 0.3, "a moderate rank correlation; the paper reports a strong one", "keyword",
+    paper="strong negative")
+STEP_GAP = claims.Claim(
+    "threshold_1e-3", "a step in P_before separates strong from weak priming (gap in decades of S_prime below minus "
+    "above the fitted break)", "paper finding", "positive", 0.5,
+    "half a decade: a threefold difference in priming", "keyword", paper="a threshold near 1e-3")
+SPACED = claims.Claim(
+    "three_spaced_exposures", "3 exposures spaced every 20 minibatches prime (mean log10 S_prime)",
+    "paper finding", "positive", math.log10(2), "a doubling of the keyword's probability in its theme's contexts",
+    "keyword", paper="sufficient")
+
+
+def mitigation_claim(mitigation: str) -> claims.Claim:
+    """Each mitigation cuts priming by at least the paper's lower figure, 50% (a size claim)."""
+    slug = mitigation.replace(" ", "_").replace("%", "pct")
+    return claims.Claim(f"mitigation_{slug}", f"{mitigation} cuts priming by 50-95% (share of log S_prime removed)",
+                        "paper finding", "positive", 0.25, "half the paper's lowest reduction", "keyword",
+                        paper=0.5, size=True)
+
+
 def threshold_rows(fit: dict, track: str, profile: str) -> list[dict]:
-    thr = lambda v: 10 ** v if np.isfinite(v) else np.nan
+    """Rules 1 and 2, with intervals over keywords; the v1 verdicts read the intervals over texts."""
+    thr = lambda v: f"{10 ** v:.1e}" if np.isfinite(v) else "n/a"
+    where = (f"break at {thr(fit['threshold_log10'])}, interval over texts [{thr(fit['threshold_low'])}, "
+             f"{thr(fit['threshold_high'])}]; {fit['keywords']} keywords, {fit['n']} texts")
     return [
-        dict(claim_id="p_before_predicts_priming", claim="log P_before and log S_prime are negatively rank-correlated",
-             paper_value="strong negative", our_value=fit["rho_prime"], ci_low=fit["rho_prime_low"],
-             ci_high=fit["rho_prime_high"], verdict=verdict_rho(fit["rho_prime"], fit["rho_prime_high"], fit["n"])),
-        dict(claim_id="threshold_1e-3", claim="a P_before threshold near 1e-3 separates strong from weak priming",
-             paper_value=PAPER_THRESHOLD, our_value=thr(fit["threshold_log10"]), ci_low=thr(fit["threshold_low"]),
-             ci_high=thr(fit["threshold_high"]),
-             verdict=verdict_threshold(fit["threshold_low"], fit["threshold_high"], fit["gap_low"], fit["n"])),
+        claims.row(PRIOR_PREDICTS_PRIMING, fit["rho_prime"], fit["rho_prime_kw_low"], fit["rho_prime_kw_high"],
+                   note=f"{fit['keywords']} keywords, {fit['n']} texts",
+                   verdict_v1=verdict_rho(fit["rho_prime"], fit["rho_prime_high"], fit["n"])),
+        claims.row(STEP_GAP, fit["gap"], fit["gap_kw_low"], fit["gap_kw_high"], note=where,
+                   verdict_v1=verdict_threshold(fit["threshold_low"], fit["threshold_high"], fit["gap_low"], fit["n"])),
     ]
 
 
 def exposure_rows(summary: pd.DataFrame) -> list[dict]:
+    """Rule 3 on the mean log10 S_prime of the 3 spaced exposures (one text per keyword: the text is the keyword)."""
     consec = summary[summary.condition.str.endswith("consecutive")].iloc[0]
     spaced = summary[summary.condition == "3 spaced"]
     if spaced.empty:
         return []
     s = spaced.iloc[0]
-    return [dict(claim_id="three_spaced_exposures", claim="3 exposures spaced every 20 minibatches suffice to prime",
-                 paper_value="sufficient", our_value=10 ** s.log10_priming, ci_low=10 ** s.low, ci_high=10 ** s.high,
-                 verdict=verdict_spaced(s.low, s.log10_priming, consec.low, consec.log10_priming))]
+    return [claims.row(SPACED, s.log10_priming, s.low, s.high,
+                       note=f"consecutive run: {consec.log10_priming:.2f} [{consec.low:.2f}, {consec.high:.2f}]",
+                       verdict_v1=verdict_spaced(s.low, s.log10_priming, consec.low, consec.log10_priming))]
 
 
 def mitigation_rows(summary: pd.DataFrame, base_low: float) -> list[dict]:
+    """Rule 4 per mitigation; memorization kept is reported beside it (v1 also required >= 50% kept)."""
     rows = []
     for r in summary.itertuples():
         stone = r.mitigation == "stepping stone"
-        rows.append(dict(
-            claim_id=f"mitigation_{r.mitigation.replace(' ', '_').replace('%', 'pct')}",
-            claim=f"{r.mitigation} cuts priming 50-95% (fraction of log S_prime removed) and keeps memorization "
-                  f"(kept: {r.memorization_kept:.0%})",
-            paper_value="0.50-0.95", our_value=r.priming_reduction, ci_low=r.reduction_low, ci_high=r.reduction_high,
-            verdict=verdict_mitigation(r.priming_reduction, r.reduction_low, r.memorization_kept, base_low,
-                                       r.p_before_rise_decades if stone else None)))
+        rows.append(claims.row(
+            mitigation_claim(r.mitigation), r.priming_reduction, r.reduction_low, r.reduction_high,
+            note=f"memorization kept: {r.memorization_kept:.0%}",
+            verdict_v1=verdict_mitigation(r.priming_reduction, r.reduction_low, r.memorization_kept, base_low,
+                                          r.p_before_rise_decades if stone else None)))
     return rows
 
 
