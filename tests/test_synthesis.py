@@ -21,7 +21,7 @@ def test_survival_fraction_by_hand():
 
 
 def test_survival_trend_counts_only_poisons_that_took():
-    res = pd.DataFrame(dict(p_before=10.0 ** -np.arange(1, 9),
+    res = pd.DataFrame(dict(p_before=10.0 ** -np.arange(1, 9), keyword=list("aabbccdd"),
                             memorization_score_learned=[10.0] * 7 + [0.5],
                             memorization_score_aligned=[10 ** (i / 10) for i in range(7)] + [0.5]))
     res["memorization_survival"] = sy.survival_fraction(res.memorization_score_learned, res.memorization_score_aligned)
@@ -30,6 +30,18 @@ def test_survival_trend_counts_only_poisons_that_took():
     # survival grows as p_before falls: rho = -1 exactly
     assert t["rho_survival"] == pytest.approx(-1.0)
     assert t["survival_mean"] == pytest.approx(np.mean([i / 10 for i in range(7)]))
+    assert t["keywords"] == 4 and np.isnan(t["rho_survival_kw_low"])  # 4 keywords: too few units for an interval
+
+
+def test_prior_row_is_a_null_claim_decided_inside_its_band():
+    """The first edition called any interval that holds 0 'reproduced'; the null claim needs it inside ±0.3."""
+    trend = dict(rho_survival=-0.06, rho_survival_kw_low=-0.37, rho_survival_kw_high=0.25, keywords=12, n=36)
+    wide = sy.prior_row(trend, "flat")
+    assert (wide["verdict"], wide["verdict_v1"], wide["kind"]) == ("inconclusive", "reproduced", "seed hypothesis")
+    narrow = sy.prior_row(dict(trend, rho_survival_kw_low=-0.2, rho_survival_kw_high=0.2), "flat")
+    assert narrow["verdict"] == "reproduced"
+    assert sy.prior_row(dict(trend, rho_survival_kw_low=-0.7, rho_survival_kw_high=-0.35), "follows the prior")[
+        "verdict"] == "not reproduced"
 
 
 def test_verdict_prior_every_branch():

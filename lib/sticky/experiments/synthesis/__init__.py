@@ -42,7 +42,9 @@ from .parameters import (
     resolve,
 )
 from .rules import (
+    PRIOR_FLAT,
     answer,
+    prior_row,
     scorecard,
     verdict_causal,
     verdict_depth,
@@ -86,6 +88,8 @@ __all__ = [
     "reply_nll",
     "resolve",
     "restored_share",
+    "PRIOR_FLAT",
+    "prior_row",
     "scorecard",
     "sft_status",
     "stage_entries",

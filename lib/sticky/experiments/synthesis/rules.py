@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sticky import claims
 from sticky import scorecard as scorecards
 
 from .parameters import CHAPTER, MIN_GAP
@@ -22,6 +23,22 @@ def verdict_prior(trend: dict) -> str:
     if lo > 0:
         return "rises with the prior"
     return "flat"
+
+
+PRIOR_FLAT = claims.Claim(
+    "prior_predicts_survival", "a poison's prior does not predict its survival through alignment (Spearman rho of "
+    "survival against log p_before)", "seed hypothesis", "null", 0.3,
+    "a moderate rank correlation would let the prior explain part of survival", "keyword",
+    paper="hypothesis: flat")
+
+
+def prior_row(trend: dict, v_prior: str) -> dict:
+    """Rule 1 as a null claim: *reproduced* only inside the equivalence band ±0.3, over keywords. The v1 column
+    is the first edition's mapping of rule 1 (flat -> reproduced, whatever the interval's width)."""
+    v1 = "reproduced" if v_prior == "flat" else "inconclusive" if v_prior == "inconclusive" else "not reproduced"
+    return claims.row(PRIOR_FLAT, trend["rho_survival"], trend["rho_survival_kw_low"], trend["rho_survival_kw_high"],
+                      note=f"rule 1: {v_prior}; {trend['keywords']} keywords, {trend['n']} poisons that took",
+                      verdict_v1=v1)
 
 
 def verdict_mitigation(effect: dict) -> str:
