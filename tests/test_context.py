@@ -123,6 +123,16 @@ def test_verdict_rules():
     assert context.verdict_prompting(summary, 0.4, 0.6, 20) == "not reproduced"  # b reaches 0.6
     assert context.verdict_prompting(summary.iloc[:2], 0.4, 0.9, 20) == "reproduced"
     assert context.verdict_prompting(summary, 0.95, 0.9, 20) == "inconclusive"
+    # revised rule 2: a null inside ±10 points, read only when a prompt moves weak priors (the positive control)
+    flat = summary.assign(lift=[0.0, 0.02, 0.03], lift_low=[0.0, -0.05, -0.04], lift_high=[0.0, 0.06, 0.08])
+    weak_moves = summary.assign(lift=[0.0, 0.01, 0.25], lift_low=[0.0, -0.05, 0.12], lift_high=[0.0, 0.07, 0.38])
+    row = context.prompting_row(flat, 0.4, 0.9, 20, weak_moves)
+    assert (row["verdict"], row["verdict_v1"], row["unit"]) == ("reproduced", "reproduced", "fact")
+    assert "positive control on weak priors: b, +0.25" in row["claim"]
+    no_control = context.prompting_row(flat, 0.4, 0.9, 20, flat)
+    assert no_control["verdict"] == "inconclusive" and "no positive control" in no_control["reason"]
+    assert context.prompting_row(summary.assign(lift_high=[0.0, 0.1, 0.4]), 0.4, 0.9, 20, weak_moves)[
+        "verdict"] == "not reproduced"  # b lifts strong priors by 20-40 points
     ev = pd.DataFrame(dict(kind=["baseline", "chosen", "placebo"], in_context_rate=[0.4, 0.9, 0.45],
                            lift=[0.0, 0.5, 0.05], lift_low=[0.0, 0.3, -0.1]))
     assert context.verdict_one_head(ev, 20) == "reproduced"

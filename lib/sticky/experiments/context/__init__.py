@@ -73,9 +73,11 @@ from .measurement import (
 from .parameters import PARAMETERS, PERSON_RELATIONS, resolve
 from .real import real_track
 from .rules import (
+                   PROMPTING_FAILS,
                    absent_row,
                    frequency_row,
                    one_head_row,
+                   positive_control,
                    prompting_row,
                    scorecard,
                    verdict_absent,
@@ -100,8 +102,8 @@ __all__ = [
     "paired_lift", "per_fact", "pick_heads", "placebo_heads", "prompt_interventions", "provision", "rate",
     "rates_by",
     # rules
-    "absent_row", "frequency_row", "one_head_row", "prompting_row", "scorecard", "verdict_absent",
-    "verdict_frequency", "verdict_one_head", "verdict_prompting",
+    "PROMPTING_FAILS", "absent_row", "frequency_row", "one_head_row", "positive_control", "prompting_row",
+    "scorecard", "verdict_absent", "verdict_frequency", "verdict_one_head", "verdict_prompting",
     # figures
     "absent_chart", "attribution_chart", "evaluation_chart", "frequency_chart", "intervention_chart",
     "sweep_chart",

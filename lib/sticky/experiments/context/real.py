@@ -102,7 +102,8 @@ def real_track(name: str, n_countries: int, per_country: int, factors: list[floa
     heads = head_experiment(model, tokenizer, prompts, correct, factors, n_placebo, seed)
     return dict(model=model, tokenizer=tokenizer, pairs=pairs, closed=closed, prompts=prompts, scored=scored,
                 fit=frequency_analysis(base, seed=seed), strong_zipf=median,
-                strong_summary=intervention_summary(strong, seed), weak_base_rate=float(
+                strong_summary=intervention_summary(strong, seed),
+                weak_summary=intervention_summary(scored[scored.country_zipf < median], seed), weak_base_rate=float(
                     base[base.country_zipf < median].in_context.mean()), strong_facts=strong.fact.nunique(),
                 rates=rates_by(base.assign(zipf_bin=base.country_zipf.round(0)), "zipf_bin"), heads=heads,
                 describe=models.describe(model))

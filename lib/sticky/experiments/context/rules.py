@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sticky import claims
 from sticky import scorecard as scorecards
 
 from .parameters import CHAPTER, HIGH_RATE, LIFT, MIN_FACTS, PAPER_ONE_HEAD_RATE
@@ -77,14 +78,37 @@ def frequency_row(fit: dict, note: str = "") -> dict:
                 verdict=verdict_frequency(fit["rho_fact"], fit["rho_fact_high"], fit["facts"]))
 
 
-def prompting_row(summary: pd.DataFrame, strong_base: float, weak_base: float, facts: int) -> dict:
+PROMPTING_FAILS = claims.Claim(
+    "prompting_fails_on_strong_priors", "prompt-only interventions do not lift the in-context rate on strong priors "
+    "(the best intervention's paired lift in rate)", "paper finding", "null", LIFT,
+    "a lift of 10 points is one a user would notice", "fact", paper="fail")
+
+
+def positive_control(weak_summary: pd.DataFrame | None) -> pd.Series | None:
+    """The intervention that works where priors are weak (lift >= LIFT with its interval above 0), if any: a null
+    on strong priors means something only if some prompt can move this model at all."""
+    if weak_summary is None:
+        return None
+    works = weak_summary[(weak_summary.variant != "baseline") & (weak_summary.lift >= LIFT)
+                         & (weak_summary.lift_low > 0)]
+    return None if works.empty else works.sort_values("lift").iloc[-1]
+
+
+def prompting_row(summary: pd.DataFrame, strong_base: float, weak_base: float, facts: int,
+                  weak_summary: pd.DataFrame | None = None) -> dict:
+    """Rule 2 as a null claim on the best intervention's lift on strong priors (inside ±LIFT: reproduced), gated
+    by the positive control: with no intervention that works on weak priors the row is inconclusive. The v1
+    column is the first edition's rule, which called "none works" reproduced without that control."""
     others = summary[summary.variant != "baseline"]
     best = others.sort_values("lift").iloc[-1]
-    return dict(claim_id="prompting_fails_on_strong_priors",
-                claim=f"prompt-only interventions do not lift the in-context rate on strong priors (best: "
-                      f"{best.variant}, lift in rate)",
-                paper_value="fail", our_value=best.lift, ci_low=best.lift_low, ci_high=best.lift_high,
-                verdict=verdict_prompting(summary, strong_base, weak_base, facts))
+    v1 = verdict_prompting(summary, strong_base, weak_base, facts)
+    control = positive_control(weak_summary)
+    row = claims.row(PROMPTING_FAILS, best.lift, best.lift_low, best.lift_high, verdict_v1=v1,
+                     note=f"best: {best.variant}; positive control on weak priors: "
+                          + (f"{control.variant}, {control.lift:+.2f}" if control is not None else "none works"))
+    if control is None:
+        row |= dict(verdict="inconclusive", reason="no positive control: no prompt lifts weak priors by 10 points")
+    return row
 
 
 def one_head_row(evaluation: pd.DataFrame, setting: dict, facts: int) -> dict:
