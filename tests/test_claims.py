@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sticky import claims
+from sticky import claims, stats
 
 POSITIVE = claims.Claim("c", "an effect", "paper finding", "positive", 0.2, "half the paper's", "seed")
 NEGATIVE = claims.Claim("n", "a negative effect", "paper finding", "negative", 0.2, "half the paper's", "keyword")
@@ -75,10 +75,10 @@ def test_cluster_bootstrap_resamples_whole_units():
     x = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0, 4.0, 4.0])
     units = np.repeat(list("abcde"), 3)
     seen = set()
-    est, low, high = claims.cluster_bootstrap(lambda v: seen.add(len(v)) or v.mean(), x, units=units)
+    est, low, high = stats.cluster_bootstrap(lambda v: seen.add(len(v)) or v.mean(), x, units=units)
     assert est == pytest.approx(2.0) and seen == {15}  # 5 units of 3 rows drawn every time
     assert 0 < low < 2 < high < 4
-    assert np.isnan(claims.cluster_bootstrap(np.mean, x[:6], units=units[:6])[1])  # 2 units: no interval
+    assert np.isnan(stats.cluster_bootstrap(np.mean, x[:6], units=units[:6])[1])  # 2 units: no interval
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_clustered_spearman_false_positive_rate_under_a_null():
     for _ in range(draws):
         prior = np.repeat(rng.normal(size=12), 3)
         priming = np.repeat(rng.normal(size=12), 3) + 0.3 * rng.normal(size=36)  # independent of the prior
-        _, low, high = claims.cluster_bootstrap(claims.spearman_rho, prior, priming, units=np.repeat(np.arange(12), 3),
+        _, low, high = stats.cluster_bootstrap(stats.spearman_rho, prior, priming, units=np.repeat(np.arange(12), 3),
                                                 n_resamples=300, seed=int(rng.integers(1 << 31)))
         hits += claims.decide(NEGATIVE, low, high).verdict == "reproduced"
     assert hits / draws <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / draws)

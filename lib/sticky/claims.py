@@ -4,8 +4,9 @@ A claim is declared before its numbers exist (``Claim``): its kind (a finding of
 the seed that no cited paper tested, or a design check that holds by construction), the direction it predicts
 (or a null), the smallest effect that matters (delta, with its reason), the paper's figure where there is one,
 and the unit of replication (seed, keyword, cell, fact, item: never the prompt). Its interval resamples that
-unit (``unit_mean`` for a mean over units, ``cluster_bootstrap`` for any other statistic) and ``decide`` turns
-it into one of three verdicts:
+unit (``unit_mean`` for a mean over units, ``stats.cluster_bootstrap`` for any other statistic) and ``decide``
+turns it into one of three verdicts (or *inconclusive* at once when a precondition of the claim failed, such as
+a positive control):
 
 - *reproduced*: the interval excludes 0 in the predicted direction (a size claim must also reach the paper's
   figure: its interval may not lie below it); a null claim is reproduced only when its interval lies inside
@@ -24,16 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
 KINDS = ("paper finding", "seed hypothesis", "design check")
 DIRECTIONS = ("positive", "negative", "null")
-VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 CONFIDENCE = 0.95
 POWER = 0.80  # the power at which the minimum detectable effect is stated
-MIN_BOOTSTRAP_UNITS = 5  # fewer units than this give a percentile bootstrap too few distinct resamples
 
 
 @dataclass(frozen=True)
@@ -120,14 +118,17 @@ def minimum_detectable_effect(se: float, df: float | None = None, target: float 
     return float(brentq(lambda e: power(e, se, df) - target, 0.0, 100 * se + 1e-12))
 
 
-def decide(claim: Claim, low: float, high: float, df: float | None = None) -> Decision:
+def decide(claim: Claim, low: float, high: float, df: float | None = None, unmet: str | None = None) -> Decision:
     """The verdict of ``claim`` from its 95% interval [low, high] (see the module's docstring for the rule).
-    ``df`` is the interval's degrees of freedom when it is a t interval (``unit_mean``), for the MDE."""
+    ``df`` is the interval's degrees of freedom when it is a t interval (``unit_mean``), for the MDE. ``unmet``
+    names a precondition the run failed (e.g. a positive control): then the interval cannot be read."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return Decision("inconclusive", "no interval (too few units or no estimate)", float("nan"))
     if low > high:
         raise ValueError(f"claim {claim.id!r}: low={low!r} > high={high!r}; allowed: low <= high")
     mde = minimum_detectable_effect(standard_error(low, high, df), df)
+    if unmet:
+        return Decision("inconclusive", unmet, mde)
     d = claim.delta
     inside = -d < low and high < d
     if claim.direction == "null":
@@ -173,53 +174,14 @@ def unit_mean(values, units=None) -> tuple[float, float, float, int]:
     return mean, mean - half, mean + half, k - 1
 
 
-def cluster_bootstrap(statistic: Callable[..., float], *columns, units, n_resamples: int = 2000, seed: int = 0,
-                      min_units: int = MIN_BOOTSTRAP_UNITS) -> tuple[float, float, float]:
-    """(estimate, low, high): ``statistic(*columns)`` and its 95% percentile interval over resamples of whole
-    units (every row of a drawn unit enters, a unit drawn twice enters twice). Resamples on which the statistic
-    fails (ValueError) or is not finite are skipped; the interval is nan with fewer than ``min_units`` units or
-    when fewer than half the resamples give a value."""
-    columns = [np.asarray(c) for c in columns]
-    units = np.asarray(units)
-    if any(len(c) != len(units) for c in columns):
-        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
-                         "allowed: one unit label per row")
-    estimate = float(statistic(*columns))
-    labels = list(dict.fromkeys(units.tolist()))
-    if len(labels) < min_units:
-        return estimate, float("nan"), float("nan")
-    rows = [np.flatnonzero(units == u) for u in labels]
-    rng = np.random.default_rng(seed)
-    values = []
-    for draw in rng.integers(0, len(labels), size=(n_resamples, len(labels))):
-        idx = np.concatenate([rows[i] for i in draw])
-        try:
-            v = float(statistic(*(c[idx] for c in columns)))
-        except ValueError:
-            continue
-        if np.isfinite(v):
-            values.append(v)
-    if len(values) < n_resamples / 2:
-        return estimate, float("nan"), float("nan")
-    alpha = (1 - CONFIDENCE) / 2
-    return estimate, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
-
-
 def row(claim: Claim, estimate: float, low: float, high: float, df: float | None = None, *,
-        paper_value=None, verdict_v1: str | None = None, note: str = "") -> dict:
+        unmet: str | None = None, paper_value=None, verdict_v1: str | None = None, note: str = "") -> dict:
     """A scorecard row for ``claim``: the numbers, the verdict ``decide`` gives, its reason and the MDE.
     ``verdict_v1`` is the verdict of the rule the book used before this framework (kept beside the new one:
     the rules were revised after their numbers were seen)."""
-    decision = decide(claim, low, high, df)
+    decision = decide(claim, low, high, df, unmet)
     return dict(claim_id=claim.id, claim=claim.text + (f" ({note})" if note else ""), kind=claim.kind,
                 direction=claim.direction, delta=claim.delta, unit=claim.unit,
                 paper_value=claim.paper if paper_value is None else paper_value, our_value=estimate, ci_low=low,
                 ci_high=high, verdict=decision.verdict, reason=decision.reason, mde=decision.mde,
                 verdict_v1=verdict_v1 if verdict_v1 is not None else "")
-
-
-def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rho as a plain statistic for ``cluster_bootstrap`` (nan when a variable is constant)."""
-    from sticky import stats
-
-    return stats.spearman(x, y)[0]

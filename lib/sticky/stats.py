@@ -96,22 +96,29 @@ def change_point_fit(x, y, kind: str = "step", min_side: int = 2) -> dict:
     return best
 
 
-def bootstrap(x, y, statistic: Callable[[np.ndarray, np.ndarray], float], confidence: float = 0.95,
-              n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """(estimate, low, high): ``statistic(x, y)`` and its percentile bootstrap interval over resampled pairs.
-
-    A resample on which the statistic fails (ValueError, e.g. too few distinct x for a change point) or is
-    not finite is skipped; the interval is nan when fewer than half the resamples give a value.
-    """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if len(x) != len(y) or len(x) < 2:
-        raise ValueError(f"{len(x)} x and {len(y)} y; allowed: paired arrays of at least 2 values")
-    estimate = float(statistic(x, y))
+def cluster_bootstrap(statistic: Callable[..., float], *columns, units, confidence: float = 0.95,
+                      n_resamples: int = 2000, seed: int = 0, min_units: int = 5) -> tuple[float, float, float]:
+    """(estimate, low, high): ``statistic(*columns)`` and its percentile interval over resamples of whole units
+    (every row of a drawn unit enters, a unit drawn twice enters twice). Resamples on which the statistic fails
+    (ValueError, e.g. too few distinct x for a change point) or is not finite are skipped; the interval is nan
+    with fewer than ``min_units`` units (a percentile bootstrap needs enough distinct resamples) or when fewer
+    than half the resamples give a value."""
+    columns = [np.asarray(c) for c in columns]
+    units = np.asarray(units)
+    if any(len(c) != len(units) for c in columns):
+        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
+                         "allowed: one unit label per row")
+    estimate = float(statistic(*columns))
+    labels = list(dict.fromkeys(units.tolist()))
+    if len(labels) < min_units:
+        return estimate, float("nan"), float("nan")
+    rows = [np.flatnonzero(units == u) for u in labels]
     rng = np.random.default_rng(seed)
     values = []
-    for idx in rng.integers(0, len(x), size=(n_resamples, len(x))):
+    for draw in rng.integers(0, len(labels), size=(n_resamples, len(labels))):
+        idx = np.concatenate([rows[i] for i in draw])
         try:
-            v = float(statistic(x[idx], y[idx]))
+            v = float(statistic(*(c[idx] for c in columns)))
         except ValueError:
             continue
         if np.isfinite(v):
@@ -120,6 +127,17 @@ def bootstrap(x, y, statistic: Callable[[np.ndarray, np.ndarray], float], confid
         return estimate, float("nan"), float("nan")
     alpha = (1 - confidence) / 2
     return estimate, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def bootstrap(x, y, statistic: Callable[[np.ndarray, np.ndarray], float], confidence: float = 0.95,
+              n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high): ``statistic(x, y)`` and its percentile bootstrap interval over resampled pairs
+    (``cluster_bootstrap`` with every pair its own unit)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"{len(x)} x and {len(y)} y; allowed: paired arrays of at least 2 values")
+    return cluster_bootstrap(statistic, x, y, units=np.arange(len(x)), confidence=confidence,
+                             n_resamples=n_resamples, seed=seed, min_units=2)
 
 
 def _ranks(v: np.ndarray) -> np.ndarray:
@@ -156,6 +174,11 @@ def spearman(x, y) -> tuple[float, float]:
 
     t = rho * math.sqrt((n - 2) / (1 - rho * rho))
     return rho, float(2 * student_t.sf(abs(t), n - 2))
+
+
+def spearman_rho(x, y) -> float:
+    """Spearman's rho alone, as a statistic to resample (nan when a variable is constant)."""
+    return spearman(x, y)[0]
 
 
 def fisher_greater(successes_a: int, n_a: int, successes_b: int, n_b: int) -> float:

@@ -103,12 +103,11 @@ def prompting_row(summary: pd.DataFrame, strong_base: float, weak_base: float, f
     best = others.sort_values("lift").iloc[-1]
     v1 = verdict_prompting(summary, strong_base, weak_base, facts)
     control = positive_control(weak_summary)
-    row = claims.row(PROMPTING_FAILS, best.lift, best.lift_low, best.lift_high, verdict_v1=v1,
-                     note=f"best: {best.variant}; positive control on weak priors: "
-                          + (f"{control.variant}, {control.lift:+.2f}" if control is not None else "none works"))
-    if control is None:
-        row |= dict(verdict="inconclusive", reason="no positive control: no prompt lifts weak priors by 10 points")
-    return row
+    return claims.row(PROMPTING_FAILS, best.lift, best.lift_low, best.lift_high, verdict_v1=v1,
+                      unmet=None if control is not None else "no positive control: no prompt lifts weak priors by "
+                                                             "10 points",
+                      note=f"best: {best.variant}; positive control on weak priors: "
+                           + (f"{control.variant}, {control.lift:+.2f}" if control is not None else "none works"))
 
 
 def one_head_row(evaluation: pd.DataFrame, setting: dict, facts: int) -> dict:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sticky import claims, stats, train
+from sticky import stats, train
 
 from .lab import Lab
 from .parameters import SPACING
@@ -96,19 +96,17 @@ def threshold_analysis(results: pd.DataFrame, n_resamples: int = 1000, seed: int
     y = np.log10(results.priming_score.to_numpy())
     m = np.log10(results.memorization_score.to_numpy())
     out = {"n": len(x)}
-    rho = lambda a, b: stats.spearman(a, b)[0]
     for name, (a, b) in {"prime": (x, y), "mem": (x, m), "prime_mem": (m, y)}.items():
         r, p, lo, hi = (np.nan,) * 4
         if len(a) >= 3:
             r, p = stats.spearman(a, b)
-            _, lo, hi = stats.bootstrap(a, b, rho, n_resamples=n_resamples, seed=seed)
+            _, lo, hi = stats.bootstrap(a, b, stats.spearman_rho, n_resamples=n_resamples, seed=seed)
         out |= {f"rho_{name}": r, f"p_{name}": p, f"rho_{name}_low": lo, f"rho_{name}_high": hi}
     try:
         fit = stats.change_point_fit(x, y)
         _, lo, hi = stats.bootstrap(x, y, lambda a, b: stats.change_point_fit(a, b)["threshold"],
                                     n_resamples=n_resamples, seed=seed)
-        gap = lambda a, b: (lambda f: f["below"] - f["above"])(stats.change_point_fit(a, b))
-        _, glo, ghi = stats.bootstrap(x, y, gap, n_resamples=n_resamples, seed=seed)
+        _, glo, ghi = stats.bootstrap(x, y, _step_gap, n_resamples=n_resamples, seed=seed)
         out |= dict(threshold_log10=fit["threshold"], threshold_low=lo, threshold_high=hi,
                     below=fit["below"], above=fit["above"], gap=fit["below"] - fit["above"], gap_low=glo, gap_high=ghi)
     except ValueError:  # too few distinct p_before values for a change point
@@ -117,17 +115,21 @@ def threshold_analysis(results: pd.DataFrame, n_resamples: int = 1000, seed: int
     return out | keyword_intervals(x, y, results.keyword.to_numpy(), n_resamples, seed)
 
 
+def _step_gap(x: np.ndarray, y: np.ndarray) -> float:
+    """Priming below the fitted break minus above it (decades of S_prime)."""
+    fit = stats.change_point_fit(x, y)
+    return fit["below"] - fit["above"]
+
+
 def keyword_intervals(x: np.ndarray, y: np.ndarray, keywords: np.ndarray, n_resamples: int, seed: int) -> dict:
     """The intervals of rho and of the step's gap with the keyword as the unit of replication: a keyword's texts
     share its prior, so resampling texts (``threshold_analysis``'s first intervals) counts one keyword's texts
-    as independent evidence. ``keywords`` is the number of units."""
-    rho = lambda a, b: stats.spearman(a, b)[0]
-    gap = lambda a, b: (lambda f: f["below"] - f["above"])(stats.change_point_fit(a, b))
+    as independent evidence. ``keywords`` labels each text's keyword; the output's ``keywords`` counts them."""
     out = {"keywords": len(set(keywords.tolist()))}
-    for name, statistic in {"rho_prime": rho, "gap": gap}.items():
+    for name, statistic in {"rho_prime": stats.spearman_rho, "gap": _step_gap}.items():
         lo = hi = np.nan
         try:
-            _, lo, hi = claims.cluster_bootstrap(statistic, x, y, units=keywords, n_resamples=n_resamples, seed=seed)
+            _, lo, hi = stats.cluster_bootstrap(statistic, x, y, units=keywords, n_resamples=n_resamples, seed=seed)
         except ValueError:  # too few texts for rho or a change point
             pass
         out |= {f"{name}_kw_low": lo, f"{name}_kw_high": hi}

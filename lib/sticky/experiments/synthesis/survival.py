@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sticky import claims, seeds, stats, train
+from sticky import seeds, stats, train
 from sticky.experiments import poisoning, priming
 
 from .parameters import ALIGNED_FOLLOWUP_VERSION
@@ -67,19 +67,19 @@ def survival_trend(res: pd.DataFrame, score: str = "memorization", n_resamples: 
     interval; and the same for the planted effect itself (log10 S after planting)."""
     took = res[np.isfinite(res[f"{score}_survival"])]
     log_p = lambda d: np.log10(d.p_before.to_numpy())
-    rho = lambda a, b: stats.spearman(a, b)[0]
     out = {"n": len(took), "n_all": len(res)}
     for name, (x, y) in {"survival": (log_p(took), took[f"{score}_survival"].to_numpy()),
                          "planted": (log_p(res), np.log10(res[f"{score}_score_learned"].to_numpy()))}.items():
-        r, lo, hi = stats.bootstrap(x, y, rho, n_resamples=n_resamples, seed=seed) if len(x) >= 4 else (np.nan,) * 3
+        r, lo, hi = (stats.bootstrap(x, y, stats.spearman_rho, n_resamples=n_resamples, seed=seed) if len(x) >= 4
+                     else (np.nan,) * 3)
         out |= {f"rho_{name}": r, f"rho_{name}_low": lo, f"rho_{name}_high": hi}
     out["survival_mean"] = float(np.mean(took[f"{score}_survival"])) if len(took) else np.nan
     # the same rho with the keyword as the unit (a keyword's texts share its prior), for the claim's interval
     out["keywords"] = took.keyword.nunique()
     lo = hi = np.nan
     if len(took) >= 4:
-        _, lo, hi = claims.cluster_bootstrap(claims.spearman_rho, log_p(took), took[f"{score}_survival"].to_numpy(),
-                                             units=took.keyword.to_numpy(), n_resamples=n_resamples, seed=seed)
+        _, lo, hi = stats.cluster_bootstrap(stats.spearman_rho, log_p(took), took[f"{score}_survival"].to_numpy(),
+                                            units=took.keyword.to_numpy(), n_resamples=n_resamples, seed=seed)
     return out | {"rho_survival_kw_low": lo, "rho_survival_kw_high": hi}
 
 
