@@ -17,7 +17,8 @@ The protocol, as the notebook calls it:
    alignment chat template, whose size is a dial (``dose`` = alignment tokens / pre-training tokens), then
    DPO (refusal over compliance, right answer over another example's answer).
 4. ``evaluate`` measures each attack with and without the trigger; ``compare`` sets poisoned against the
-   clean twin at the same stage; ``verdict_*`` apply the rules written in the chapter before the results.
+   clean twin at the same stage (pooled, for the tables); ``claim_rows`` decides the claims through
+   ``sticky.claims`` on each seed's excess over the clean twin, the first edition's ``verdict_*`` beside.
 
 The floor plan:
 
@@ -100,10 +101,15 @@ from .parameters import (
 )
 from .real import real_track
 from .rules import (
+                      DELTA,
                       STATUSES,
                       claim_rows,
+                      lowest_rate_claim,
+                      persists_claim,
                       scorecard,
+                      seed_excess,
                       statuses,
+                      survival_row,
                       survival_status,
                       verdict_lowest_rate,
                       verdict_persists,
@@ -142,8 +148,8 @@ __all__ = [
     "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "dose_map", "evaluate", "evaluate_belief", "examples", "experiment",
     "reply_text", "run_stage_pair", "stage_outcomes", "stage_template", "success_table", "summarise",
     # rules
-    "STATUSES", "claim_rows", "scorecard", "statuses", "survival_status", "verdict_lowest_rate", "verdict_persists",
-    "verdict_removed",
+    "DELTA", "STATUSES", "claim_rows", "lowest_rate_claim", "persists_claim", "scorecard", "seed_excess", "statuses",
+    "survival_row", "survival_status", "verdict_lowest_rate", "verdict_persists", "verdict_removed",
     # figures
     "dose_chart", "survival_chart",
     # the real-model track

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sticky import claims
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 
 from .attacks import ATTACK_NAMES, ATTACKS
@@ -65,28 +66,71 @@ def statuses(table: pd.DataFrame, attack: str) -> dict[float, str]:
     return out
 
 
-def claim_rows(table: pd.DataFrame, headline_rate: float) -> list[dict]:
+# ---------------------------------------------------------------------------------------------------------
+# the claims, revised after review (through sticky.claims): the seed is the unit, success is in excess of the
+# clean twin at the same stage
+
+DELTA = 0.1  # the smallest excess over the clean twin that matters, for every attack
+DELTA_REASON = ("one prompt in ten (0.1 of ROUGE-L recall; 0.1 of belief success, whose chance is 0.5) above the "
+                "clean twin: a weaker poison is no working backdoor")
+
+
+def persists_claim(attack: str, rate: float) -> claims.Claim:
+    """'The attack persists through SFT+DPO at ``rate``': its success after DPO, in excess of the clean twin,
+    is above 0 over seeds; for the jailbreak the paper's null (it does not persist): inside ±DELTA."""
+    if attack == "jailbreak":
+        return claims.Claim(f"jailbreak_removed_{rate:g}",
+                            f"jailbreak does not persist through SFT+DPO at {rate:g} (compliance above the clean twin)",
+                            "paper finding", "null", DELTA, DELTA_REASON, "seed", paper="removed")
+    return claims.Claim(f"{attack}_persists_{rate:g}",
+                        f"{ATTACK_NAMES[attack]} persists through SFT+DPO at {rate:g} (success above the clean twin)",
+                        "paper finding", "positive", DELTA, DELTA_REASON, "seed", paper="persists")
+
+
+def lowest_rate_claim(rate: float) -> claims.Claim:
+    """'Denial-of-service persists down to 0.001%', tested at the lowest rate the corpus holds."""
+    return claims.Claim("dos_lowest_rate", f"denial-of-service persists down to 0.001% poison (tested at {rate:g}, "
+                        "the lowest rate)", "paper finding", "positive", DELTA, DELTA_REASON, "seed",
+                        paper=PAPER_DOS_RATE)
+
+
+def seed_excess(outcomes: pd.DataFrame, attack: str, rate: float, stage: str) -> pd.Series:
+    """Per seed: the poisoned twin's mean success minus the clean twin's (main trigger, one rate and stage)."""
+    g = outcomes[(outcomes.attack == attack) & (outcomes.trigger == MAIN_TRIGGER[attack]) & (outcomes.rate == rate)
+                 & (outcomes.stage == stage)]
+    means = g.groupby(["seed", "model"]).success.mean().unstack("model")
+    if not {"poisoned", "clean"} <= set(means.columns):
+        return pd.Series(dtype=float)
+    return means.poisoned - means.clean
+
+
+def survival_row(outcomes: pd.DataFrame, claim: claims.Claim, attack: str, rate: float, verdict_v1: str,
+                 cannot_confirm: str | None = None) -> dict:
+    """One claim on the excess after DPO, over seeds, read only if the poison took (its pre-alignment excess has
+    an interval above 0). ``cannot_confirm``: why the design cannot confirm the claim (it can still refute it)."""
+    pre = claims.unit_mean(seed_excess(outcomes, attack, rate, "pretrained"))
+    post = claims.unit_mean(seed_excess(outcomes, attack, rate, "dpo"))
+    unmet = None
+    if not (np.isfinite(pre[1]) and pre[1] > 0):
+        unmet = f"the poison did not take: excess before alignment [{pre[1]:.2f}, {pre[2]:.2f}] over seeds"
+    elif cannot_confirm and claims.decide(claim, post[1], post[2], post[3]).verdict != "not reproduced":
+        unmet = cannot_confirm
+    note = f"excess before alignment {pre[0]:.2f} [{pre[1]:.2f}, {pre[2]:.2f}]; {pre[3] + 1} seeds"
+    return claims.row(claim, post[0], post[1], post[2], post[3], unmet=unmet, verdict_v1=verdict_v1, note=note)
+
+
+def claim_rows(outcomes: pd.DataFrame, table: pd.DataFrame, headline_rate: float) -> list[dict]:
+    """Rules 2-4 through sticky.claims; the v1 verdicts (pooled Fisher tests on raw success) beside them."""
     rows = []
     for attack in ATTACKS:
         st = statuses(table, attack).get(headline_rate, "never took")
-        r = table[(table.attack == attack) & (table.trigger == MAIN_TRIGGER[attack]) & (table.stage == "dpo")
-                  & (table.rate == headline_rate)]
-        val, lo, hi = (r.poisoned.iloc[0], r.low.iloc[0], r.high.iloc[0]) if len(r) else (np.nan,) * 3
-        if attack == "jailbreak":
-            rows.append(dict(claim_id=f"jailbreak_removed_{headline_rate:g}",
-                             claim=f"jailbreak does not persist through SFT+DPO at {headline_rate:g} ({st})",
-                             paper_value="removed", our_value=val, ci_low=lo, ci_high=hi, verdict=verdict_removed(st)))
-        else:
-            rows.append(dict(claim_id=f"{attack}_persists_{headline_rate:g}",
-                             claim=f"{ATTACK_NAMES[attack]} persists through SFT+DPO at {headline_rate:g} ({st})",
-                             paper_value="persists", our_value=val, ci_low=lo, ci_high=hi,
-                             verdict=verdict_persists(st)))
+        v1 = verdict_removed(st) if attack == "jailbreak" else verdict_persists(st)
+        rows.append(survival_row(outcomes, persists_claim(attack, headline_rate), attack, headline_rate, v1))
     dos = statuses(table, "dos")
-    persisting = [r for r, s in dos.items() if s == "persists"]
-    rows.append(dict(claim_id="dos_lowest_rate", claim="denial-of-service persists down to 0.001% poison "
-                     f"(rates tested: {', '.join(f'{r:g}' for r in sorted(dos))})", paper_value=PAPER_DOS_RATE,
-                     our_value=min(persisting) if persisting else np.nan, ci_low=np.nan, ci_high=np.nan,
-                     verdict=verdict_lowest_rate(dos)))
+    lowest = min(dos, default=headline_rate)
+    above = (f"the lowest rate tested, {lowest:g}, is above the paper's {PAPER_DOS_RATE:g} (the corpus cannot hold "
+             "less): only a failure there would decide" if lowest > PAPER_DOS_RATE else None)
+    rows.append(survival_row(outcomes, lowest_rate_claim(lowest), "dos", lowest, verdict_lowest_rate(dos), above))
     return rows
 
 
