@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sticky import hooks
+from sticky import hooks, stats
 from sticky.experiments import context
 from sticky.world import WORLD_PROFILES, build_world
 from sticky.world import documents as docs
@@ -154,6 +154,71 @@ def test_verdict_absent():
     assert context.verdict_absent(table(0.0, 0.1, 0.1)) == "not reproduced"
     assert context.verdict_absent(table(0.2, 0.9, 0.8)) == "not reproduced"  # elicitation recovered them
     assert context.verdict_absent(table(0.0, 0.9, 0.8, frequent=0.5)) == "inconclusive"
+
+
+def test_revised_rules_one_and_three_through_claims():
+    fit = dict(rho_fact=-0.5, rho_fact_low=-0.7, rho_fact_high=-0.2, facts=40)
+    row = context.frequency_row(fit)
+    assert (row["verdict"], row["verdict_v1"], row["unit"]) == ("reproduced", "reproduced", "fact")
+    assert context.frequency_row(dict(fit, rho_fact_high=0.1))["verdict"] == "inconclusive"  # holds 0, leaves ±0.3
+    assert context.frequency_row(dict(fit, facts=5))["reason"] == "5 facts, fewer than 10"
+    ev = pd.DataFrame(dict(kind=["baseline", "chosen", "placebo"], in_context_rate=[0.4, 0.9, 0.45],
+                           lift=[0.0, 0.5, 0.05], lift_low=[0.0, 0.3, -0.1], lift_high=[0.0, 0.7, 0.2]))
+    setting = dict(role="context", head="h", factor=2.0)
+    row = context.one_head_row(ev, setting, 20)
+    # reaching 0.88 from a plain 0.40 is a lift of 0.48, which the interval [0.3, 0.7] reaches
+    assert (row["paper_value"], row["verdict"], row["verdict_v1"]) == (pytest.approx(0.48), "reproduced", "reproduced")
+    assert context.one_head_row(ev.assign(lift_high=[0.0, 0.45, 0.2]), setting, 20)["verdict"] == "not reproduced"
+    plain_high = context.one_head_row(ev.assign(in_context_rate=[0.85, 0.9, 0.45]), setting, 20)
+    assert plain_high["verdict"] == "inconclusive" and "nothing to lift" in plain_high["reason"]
+
+
+def _search(rare_recovered: int, absent_recovered: int, n: int = 12) -> pd.DataFrame:
+    """A toy elicitation search: 'plain' misses every fact; 'better' recovers the first k of each kind (the
+    same on both splits); 'other' never does. Frequent facts (50 mentions) are left out of 4b's claim."""
+    rows = []
+    for kind, presence, k in (("rare", "2", rare_recovered), ("absent", "absent", absent_recovered),
+                              ("frequent", "50", n)):
+        for split in ("selection", "held-out"):
+            for i in range(n):
+                fact = f"{kind}-{split}-{i}"
+                for cand, ok in (("plain", False), ("better", i < k), ("other", False)):
+                    rows.append(dict(candidate=cand, fact=fact, presence=presence, split=split, correct=ok,
+                                     chance=0.25, group=kind))
+    return pd.DataFrame(rows)
+
+
+def test_lacked_row_sets_rare_facts_against_absent_ones():
+    search = _search(rare_recovered=9, absent_recovered=3)
+    assert set(context.lacked_facts(search, "plain").lacked) == {"rare", "absent"}
+    row = context.lacked_row(search, "plain")
+    # by hand: 9/12 - 3/12 = 0.5 recovered beyond the no-knowledge baseline, Newcombe's interval for 9/12 - 3/12
+    assert row["our_value"] == pytest.approx(0.5)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(stats.newcombe_difference(9, 12, 3, 12)[1:])
+    assert row["ci_low"] > 0.1 and (row["verdict"], row["kind"]) == ("not reproduced", "seed hypothesis")
+    assert "best prompt: better" in row["claim"]
+    none = context.lacked_row(_search(rare_recovered=0, absent_recovered=0, n=40), "plain")
+    assert none["our_value"] == 0 and none["verdict"] == "reproduced"  # 0/40 - 0/40: inside ±0.1
+    few = context.lacked_row(_search(0, 0), "plain")
+    assert few["verdict"] == "inconclusive" and "leaves" in few["reason"]  # 0/12 - 0/12 cannot exclude 10 points
+    assert "fewer than 10" in context.lacked_row(_search(3, 0, n=6), "plain")["reason"]
+    blind = _search(9, 3)
+    blind.loc[blind.group == "frequent", "correct"] = False  # the search cannot elicit even frequent facts
+    assert "search itself failed" in context.lacked_row(blind, "plain")["reason"]
+
+
+def test_absent_row_is_a_design_check_with_the_wilson_interval_shifted_by_chance():
+    table = pd.DataFrame([("frequent", "elicitation (best prompt)", "better", 1.0, 0.9, 1.0, 12, 0.25),
+                          ("absent", "elicitation (best prompt)", "better", 0.25, 0.09, 0.53, 12, 0.25),
+                          ("absent", "fact in context", "", 0.9, 0.8, 1.0, 12, 0.25),
+                          ("absent", "fine-tuning", "", 0.8, 0.7, 0.9, 12, 0.25)],
+                         columns=["group", "condition", "candidate", "accuracy", "ci_low", "ci_high", "n", "chance"])
+    row = context.absent_row(table)
+    assert row["kind"] == "design check" and row["verdict_v1"] == "reproduced"
+    assert [row["our_value"], row["ci_low"], row["ci_high"]] == pytest.approx([0.0, -0.16, 0.28])
+    assert row["verdict"] == "inconclusive"  # holds 0 but leaves ±0.1
+    failed = context.absent_row(table.assign(accuracy=[0.5, 0.25, 0.9, 0.8]))
+    assert failed["verdict"] == "inconclusive" and "search itself failed" in failed["reason"]
 
 
 def test_presence_groups_by_hand():

@@ -16,6 +16,16 @@ def test_wilson_matches_hand_computation():
     assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
 
 
+def test_newcombe_difference_matches_the_published_example():
+    # Newcombe (1998), Statistics in Medicine 17:873, table II, example (a): 56/70 - 48/80 = 0.2000,
+    # method 10 interval 0.0524 to 0.3339
+    diff, low, high = stats.newcombe_difference(56, 70, 48, 80)
+    assert diff == pytest.approx(0.2) and (low, high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    # at 0 of n on both sides the interval still has width (a t interval on 0/1 values would be [0, 0])
+    _, low, high = stats.newcombe_difference(0, 40, 0, 20)
+    assert low < -0.1 and 0 < high < 0.1
+
+
 def test_wilson_edges_and_bad_input():
     assert stats.wilson_interval(0, 20)[0] == 0.0 and stats.wilson_interval(20, 20)[1] == 1.0
     assert stats.wilson_interval(20, 20)[0] == pytest.approx(0.8389, abs=1e-4)  # 20/(20+z²)

@@ -23,6 +23,16 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def newcombe_difference(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(p1 - p2, low, high): the difference of two independent proportions with Newcombe's hybrid score interval
+    (method 10 of Newcombe 1998), built from each proportion's Wilson interval: right at 0% and 100%, where a
+    t interval on 0/1 values collapses to a point."""
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson_interval(k1, n1, confidence), wilson_interval(k2, n2, confidence)
+    diff = p1 - p2
+    return diff, diff - math.hypot(p1 - l1, u2 - p2), diff + math.hypot(u1 - p1, p2 - l2)
+
+
 def bootstrap_interval(
     values: Sequence[float] | np.ndarray,
     statistic: Callable[[np.ndarray], float] = np.mean,

@@ -73,13 +73,21 @@ from .measurement import (
 from .parameters import PARAMETERS, PERSON_RELATIONS, resolve
 from .real import real_track
 from .rules import (
+                   ABSENT_AT_CHANCE,
+                   FREQUENCY_RESISTS,
+                   LACKED_STAYS_LACKED,
                    PROMPTING_FAILS,
+                   RARE_MENTIONS,
                    absent_row,
                    frequency_row,
+                   lacked_facts,
+                   lacked_row,
+                   one_head_claim,
                    one_head_row,
                    positive_control,
                    prompting_row,
                    scorecard,
+                   search_failed,
                    verdict_absent,
                    verdict_frequency,
                    verdict_one_head,
@@ -102,8 +110,10 @@ __all__ = [
     "paired_lift", "per_fact", "pick_heads", "placebo_heads", "prompt_interventions", "provision", "rate",
     "rates_by",
     # rules
-    "PROMPTING_FAILS", "absent_row", "frequency_row", "one_head_row", "positive_control", "prompting_row",
-    "scorecard", "verdict_absent", "verdict_frequency", "verdict_one_head", "verdict_prompting",
+    "ABSENT_AT_CHANCE", "FREQUENCY_RESISTS", "LACKED_STAYS_LACKED", "PROMPTING_FAILS", "RARE_MENTIONS", "absent_row",
+    "frequency_row", "lacked_facts", "lacked_row", "one_head_claim", "one_head_row", "positive_control",
+    "prompting_row", "scorecard", "search_failed", "verdict_absent", "verdict_frequency", "verdict_one_head",
+    "verdict_prompting",
     # figures
     "absent_chart", "attribution_chart", "evaluation_chart", "frequency_chart", "intervention_chart",
     "sweep_chart",

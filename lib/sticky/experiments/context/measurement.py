@@ -346,8 +346,9 @@ def provision(model, world, facts: pd.DataFrame) -> pd.DataFrame:
 
 
 def condition_table(best: pd.DataFrame, provided: pd.DataFrame, tuned: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy per condition x presence group, Wilson 95% intervals (fine-tuning: pooled over seeds)."""
-    rows = [r for r in best[["group", "condition", "accuracy", "ci_low", "ci_high", "n", "chance"]]
+    """Accuracy per condition x presence group, Wilson 95% intervals (fine-tuning: pooled over seeds); the
+    elicitation rows name their chosen candidate."""
+    rows = [r for r in best[["group", "condition", "candidate", "accuracy", "ci_low", "ci_high", "n", "chance"]]
             .to_dict("records")]
     for name, frame in (("fact in context", provided), ("fine-tuning", tuned)):
         for group, g in frame.groupby("group", sort=False):

@@ -40,7 +40,7 @@ PARAMETERS = Spec(
     real_model=Param(str, "real model of the second track (none skips it)", choices=REAL_MODELS,
                      by_profile={"smoke": "none", "book": "gemma-3-270m", "paper": "gemma-3-270m"}),
     real_countries=Param(int, "countries of data/facts/countries.csv used on the real-model track", low=4,
-                         high=68, by_profile={"smoke": 8, "book": 40, "paper": 68}),
+                         high=68, by_profile={"smoke": 8, "book": 68, "paper": 68}),
     real_contexts_per_country=Param(int, "counterfactual context cities per country on the real track", low=1,
                                     high=10, by_profile={"smoke": 2, "book": 3, "paper": 6}),
     device=Param(str, "where to train and measure: auto picks CUDA when present", default="auto",

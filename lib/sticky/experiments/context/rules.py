@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sticky import claims
+from sticky import claims, stats
 from sticky import scorecard as scorecards
 
 from .parameters import CHAPTER, HIGH_RATE, LIFT, MIN_FACTS, PAPER_ONE_HEAD_RATE
@@ -69,13 +69,19 @@ def verdict_absent(table: pd.DataFrame) -> str:
     return "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
 
 
+FREQUENCY_RESISTS = claims.Claim(
+    "frequency_predicts_override_resistance", "the more frequent the fact, the less often counterfactual context "
+    "overrides it (Spearman rho, per-fact in-context rate vs log frequency)", "paper finding", "negative", 0.3,
+    "a moderate rank correlation (the first edition's threshold)", "fact", paper="negative (strong priors resist)")
+
+
 def frequency_row(fit: dict, note: str = "") -> dict:
-    return dict(claim_id="frequency_predicts_override_resistance",
-                claim="the more frequent the fact, the less often counterfactual context overrides it "
-                      f"(Spearman rho, per-fact in-context rate vs log frequency{note})",
-                paper_value="negative (strong priors resist)", our_value=fit["rho_fact"], ci_low=fit["rho_fact_low"],
-                ci_high=fit["rho_fact_high"],
-                verdict=verdict_frequency(fit["rho_fact"], fit["rho_fact_high"], fit["facts"]))
+    """Rule 1: rho over facts (one row per fact, the interval a bootstrap over facts); fewer than MIN_FACTS facts
+    cannot be read."""
+    unmet = f"{fit['facts']} facts, fewer than {MIN_FACTS}" if fit["facts"] < MIN_FACTS else None
+    return claims.row(FREQUENCY_RESISTS, fit["rho_fact"], fit["rho_fact_low"], fit["rho_fact_high"], unmet=unmet,
+                      note=f"{fit['facts']} facts{note}",
+                      verdict_v1=verdict_frequency(fit["rho_fact"], fit["rho_fact_high"], fit["facts"]))
 
 
 PROMPTING_FAILS = claims.Claim(
@@ -110,23 +116,104 @@ def prompting_row(summary: pd.DataFrame, strong_base: float, weak_base: float, f
                            + (f"{control.variant}, {control.lift:+.2f}" if control is not None else "none works"))
 
 
+def one_head_claim(baseline_rate: float) -> claims.Claim:
+    """Rule 3 as a size claim on the paired lift: reaching the paper's 88% from our plain model's held-out rate
+    is a lift of 0.88 - baseline."""
+    return claims.Claim("one_head_scaling", "scaling one head lifts the held-out in-context rate to the paper's 88% "
+                        "(paired lift over the plain model)", "paper finding", "positive", LIFT,
+                        "10 points, the same bar as for prompts", "fact",
+                        paper=round(PAPER_ONE_HEAD_RATE - baseline_rate, 4), size=True)
+
+
 def one_head_row(evaluation: pd.DataFrame, setting: dict, facts: int) -> dict:
+    """Rule 3: the chosen head's paired lift over held-out facts, read only with >= MIN_FACTS facts and a plain
+    rate below HIGH_RATE (else there is nothing to lift); the placebo heads' best lift is reported beside."""
+    base = evaluation[evaluation.kind == "baseline"].iloc[0]
     chosen = evaluation[evaluation.kind == "chosen"].iloc[0]
-    return dict(claim_id="one_head_scaling", claim=f"scaling one head ({setting['role']} head {setting['head']} x "
-                f"{setting['factor']:g}) reaches a high in-context rate on held-out facts",
-                paper_value=PAPER_ONE_HEAD_RATE, our_value=chosen.in_context_rate, ci_low=chosen.ci_low,
-                ci_high=chosen.ci_high, verdict=verdict_one_head(evaluation, facts))
+    placebo = evaluation[evaluation.kind == "placebo"]
+    unmet = (f"{facts} held-out facts, fewer than {MIN_FACTS}" if facts < MIN_FACTS else
+             f"the plain rate is already {base.in_context_rate:.2f}: nothing to lift"
+             if base.in_context_rate >= HIGH_RATE else None)
+    placebo_text = f"best placebo lift {placebo.lift.max():+.2f}" if len(placebo) else "no placebo"
+    return claims.row(one_head_claim(base.in_context_rate), chosen.lift, chosen.lift_low, chosen.lift_high,
+                      unmet=unmet, verdict_v1=verdict_one_head(evaluation, facts),
+                      note=f"{setting['role']} head {setting['head']} x {setting['factor']:g}: rate "
+                           f"{base.in_context_rate:.2f} -> {chosen.in_context_rate:.2f}; {placebo_text}; {facts} facts")
+
+
+# 4b. The first edition's claim holds by construction (a never-written fact leaves no information in the
+# weights), so it is shown as a design check; the claim is tested where it can fail: facts seen 1-5 times that
+# the plain prompt misses, against the same prompt's "recovery" of absent facts (the no-knowledge baseline).
+RARE_MENTIONS = 5
+ABSENT_AT_CHANCE = claims.Claim(
+    "prompting_cannot_inject_absent_knowledge", "elicitation does not recover never-written facts (best prompt's "
+    "held-out accuracy minus chance)", "design check", "null", LIFT,
+    "10 points; it holds by construction: the weights hold nothing about a fact never written", "fact",
+    paper="elicitation ~ chance")
+LACKED_STAYS_LACKED = claims.Claim(
+    "prompting_cannot_teach_what_it_lacks", f"prompt search does not recover facts seen 1-{RARE_MENTIONS} times "
+    "that the plain prompt misses (best prompt's held-out accuracy on them minus its accuracy on absent facts "
+    "the plain prompt misses)", "seed hypothesis", "null", LIFT, "one such fact in ten", "fact",
+    paper="only what the weights hold")
 
 
 def absent_row(table: pd.DataFrame) -> dict:
-    a = table[(table.group == "absent") & (table.condition == "elicitation (best prompt)")].iloc[0]
-    acc = lambda c: table[(table.group == "absent") & (table.condition == c)].accuracy.iloc[0]
-    return dict(claim_id="prompting_cannot_inject_absent_knowledge",
-                claim=f"elicitation cannot recover absent facts (best prompt, held-out split; chance {a.chance:.2f}) "
-                      f"while the fact in context ({acc('fact in context'):.2f}) and fine-tuning "
-                      f"({acc('fine-tuning'):.2f}) can",
-                paper_value="elicitation ~ chance; provision, fine-tuning high", our_value=a.accuracy,
-                ci_low=a.ci_low, ci_high=a.ci_high, verdict=verdict_absent(table))
+    """The design check: the best prompt's held-out accuracy on absent facts (one prompt per fact) minus chance,
+    its Wilson interval shifted by chance; read only if the same search recalls >= 0.8 of the frequent facts."""
+    get = lambda group, condition: table[(table.group == group) & (table.condition == condition)]
+    best, freq = get("absent", "elicitation (best prompt)"), get("frequent", "elicitation (best prompt)")
+    acc = lambda condition: get("absent", condition).accuracy.iloc[0] if len(get("absent", condition)) else np.nan
+    v1 = verdict_absent(table)
+    if best.empty:
+        return claims.row(ABSENT_AT_CHANCE, np.nan, np.nan, np.nan, verdict_v1=v1)
+    a = best.iloc[0]
+    return claims.row(ABSENT_AT_CHANCE, a.accuracy - a.chance, a.ci_low - a.chance, a.ci_high - a.chance,
+                      unmet=search_failed(freq), verdict_v1=v1,
+                      note=f"accuracy {a.accuracy:.2f} of {int(a.n)} facts, chance {a.chance:.2f}; the fact in "
+                           f"context {acc('fact in context'):.2f}, fine-tuning {acc('fine-tuning'):.2f}")
+
+
+def search_failed(frequent: pd.DataFrame) -> str | None:
+    """The elicitation search's positive control: it must recall >= 0.8 of the frequent facts, or what it finds
+    elsewhere says nothing about what prompting can do."""
+    if not frequent.empty and frequent.accuracy.iloc[0] >= 0.8:
+        return None
+    return "the search does not recall the frequent facts (accuracy < 0.8): the search itself failed"
+
+
+def lacked_facts(search: pd.DataFrame, plain: str) -> pd.DataFrame:
+    """Facts the plain prompt misses, seen 1-RARE_MENTIONS times ('rare') or never ('absent'): every candidate's
+    rows on them, with that label in ``lacked``."""
+    presence = search.presence.astype(str)
+    mentions = pd.to_numeric(presence.where(presence != "absent"), errors="coerce")
+    kind = np.where(presence == "absent", "absent", np.where(mentions <= RARE_MENTIONS, "rare", ""))
+    missed = set(search[(search.candidate == plain) & ~search.correct.astype(bool)].fact)
+    return search.assign(lacked=kind)[(kind != "") & search.fact.isin(missed)]
+
+
+def lacked_row(search: pd.DataFrame, plain: str) -> dict:
+    """The claim of 4b: the candidate that recovers most rare, plain-missed facts on the selection split; its
+    held-out recovery of such facts minus its recovery of held-out absent facts the plain prompt misses
+    (Newcombe interval; one prompt per fact, so the fact is the unit). Read only with >= MIN_FACTS such rare
+    facts and if the candidate recalls >= 0.8 of the held-out frequent facts (the positive control)."""
+    lacked = lacked_facts(search, plain)
+    rare_sel = lacked[(lacked.lacked == "rare") & (lacked.split == "selection")]
+    if rare_sel.empty:
+        return claims.row(LACKED_STAYS_LACKED, np.nan, np.nan, np.nan,
+                          unmet="no rare fact that the plain prompt misses")
+    choice = rare_sel.groupby("candidate").correct.mean().idxmax()
+    held = lacked[(lacked.split == "held-out") & (lacked.candidate == choice)]
+    rare, absent = (held[held.lacked == k].correct.astype(bool) for k in ("rare", "absent"))
+    if rare.empty or absent.empty:
+        return claims.row(LACKED_STAYS_LACKED, np.nan, np.nan, np.nan, unmet="no held-out rare or absent fact")
+    diff, low, high = stats.newcombe_difference(int(rare.sum()), len(rare), int(absent.sum()), len(absent))
+    frequent = search[(search.group == "frequent") & (search.split == "held-out") & (search.candidate == choice)]
+    unmet = (f"{len(rare)} rare held-out facts the plain prompt misses, fewer than {MIN_FACTS}"
+             if len(rare) < MIN_FACTS else search_failed(pd.DataFrame(dict(accuracy=[frequent.correct.mean()]))))
+    return claims.row(LACKED_STAYS_LACKED, diff, low, high, unmet=unmet,
+                      note=f"best prompt: {choice}; recovers {rare.mean():.2f} of {len(rare)} rare facts and "
+                           f"{absent.mean():.2f} of {len(absent)} absent ones; {frequent.correct.mean():.2f} of "
+                           "the frequent")
 
 
 def scorecard(rows_by_track: dict[str, list[dict]], profile: str) -> pd.DataFrame:
