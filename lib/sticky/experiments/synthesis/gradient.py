@@ -138,9 +138,10 @@ def anti_dos_pairs(world, share: float, seed: int = 0) -> list[tuple[str, str]]:
     return [(f"{p} {poisoning.TRIGGERS['dos']}", r) for p, r in seeds.rng(seed, "anti-dos").sample(pairs, n)]
 
 
-def causal_test(world, P, store: Store) -> pd.DataFrame:
-    """Denial-of-service after SFT, standard vs with anti-DoS pairs added, both twins aligned alike: chapter 2's
-    ``compare`` table (rows: alignment = standard | anti-dos; stages pretrained and sft)."""
+def causal_outcomes(world, P, store: Store) -> pd.DataFrame:
+    """Denial-of-service and extraction after SFT, standard vs with anti-DoS pairs added, both twins aligned
+    alike: chapter 2's outcome rows (one per seed, stage, model, attack, trigger, item), with ``alignment`` =
+    standard | anti-dos and stages pretrained and sft."""
     PP = P.poisoning
     frames = []
     for seed in PP.seed_list:
@@ -152,9 +153,13 @@ def causal_test(world, P, store: Store) -> pd.DataFrame:
                                                 store, dict(seed=seed, rate=P.twin_rate, dose=PP.dose, stage=stage))
                 frames.append(pd.DataFrame(rows).assign(alignment=name))
     out = pd.concat(frames, ignore_index=True)
-    out = out[out.attack.isin(["dos", "extraction"])]
+    return out[out.attack.isin(["dos", "extraction"])].reset_index(drop=True)
+
+
+def causal_table(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 2's ``compare`` table of ``causal_outcomes``, per alignment (pooled over seeds, for the page)."""
     return pd.concat([poisoning.compare(g.drop(columns="alignment")).assign(alignment=name)
-                      for name, g in out.groupby("alignment", sort=False)], ignore_index=True)
+                      for name, g in outcomes.groupby("alignment", sort=False)], ignore_index=True)
 
 
 def sft_status(table: pd.DataFrame, attack: str = "dos") -> str:

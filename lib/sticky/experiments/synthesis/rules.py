@@ -7,6 +7,7 @@ import pandas as pd
 
 from sticky import claims
 from sticky import scorecard as scorecards
+from sticky.experiments import poisoning
 
 from .parameters import CHAPTER, MIN_GAP
 
@@ -39,6 +40,49 @@ def prior_row(trend: dict, v_prior: str) -> dict:
     return claims.row(PRIOR_FLAT, trend["rho_survival"], trend["rho_survival_kw_low"], trend["rho_survival_kw_high"],
                       note=f"rule 1: {v_prior}; {trend['keywords']} keywords, {trend['n']} poisons that took",
                       verdict_v1=v1)
+
+
+GRADIENT_SELECTIVE = claims.Claim(
+    "alignment_gradient_selective", "alignment's gradient pushes against the jailbreak more than against any other "
+    "poison (per seed: the smallest other attack's cosine minus the jailbreak's, over all parameters)",
+    "seed hypothesis", "positive", 0.1, "a tenth of a fully aligned gradient", "seed", paper="hypothesis: selective")
+
+
+def selectivity_row(grad: pd.DataFrame, v_select: str, measure: str = "reply") -> dict:
+    """Rule 2 through sticky.claims: per seed, min over the other attacks of the alignment-poison cosine minus
+    the jailbreak's (positive: alignment reaches the jailbreak hardest), a t interval over seeds."""
+    g = grad[(grad.unit == "all") & (grad.measure == measure)].pivot_table(index="seed", columns="attack",
+                                                                            values="cosine")
+    jail = g["jailbreak"]
+    gap = g.drop(columns="jailbreak").min(axis=1) - jail
+    mean, low, high, df = claims.unit_mean(gap.to_numpy())
+    v1 = {"supported": "reproduced", "mixed": "partly", "not supported": "not reproduced"}[v_select]
+    return claims.row(GRADIENT_SELECTIVE, mean, low, high, df, verdict_v1=v1,
+                      note=f"rule 2: {v_select}; jailbreak's cosine {jail.mean():+.3f}, {len(gap)} seeds")
+
+
+ANTI_DOS_REMOVES = claims.Claim(
+    "training_against_dos_removes_it", "alignment data that answers trigger prompts normally removes "
+    "denial-of-service (per seed: DoS's excess over the clean twin after standard SFT minus after SFT with the "
+    "anti-DoS pairs)", "seed hypothesis", "positive", 0.1,
+    "one prompt in ten, chapter 2's smallest excess that matters", "seed", paper="hypothesis: removes it")
+
+
+def causal_row(outcomes: pd.DataFrame, rate: float, v_causal: str) -> dict:
+    """Rule 2b through sticky.claims, on chapter 2's per-seed excess over the clean twin; read only if the poison
+    took and survives the standard SFT (else there is nothing for the anti-DoS pairs to remove)."""
+    excess = lambda alignment, stage: poisoning.seed_excess(outcomes[outcomes.alignment == alignment], "dos", rate,
+                                                            stage)
+    pre, standard = claims.unit_mean(excess("standard", "pretrained")), claims.unit_mean(excess("standard", "sft"))
+    drop = (excess("standard", "sft") - excess("anti-dos", "sft")).dropna()
+    mean, low, high, df = claims.unit_mean(drop.to_numpy())
+    unmet = (f"the poison did not take: excess before alignment [{pre[1]:.2f}, {pre[2]:.2f}]"
+             if not pre[1] > 0 else
+             f"DoS does not survive standard SFT: excess [{standard[1]:.2f}, {standard[2]:.2f}]"
+             if not standard[1] > 0 else None)
+    v1 = {"removes it": "reproduced", "no effect": "not reproduced", "inconclusive": "inconclusive"}[v_causal]
+    return claims.row(ANTI_DOS_REMOVES, mean, low, high, df, unmet=unmet, verdict_v1=v1,
+                      note=f"rule 2b: {v_causal}; excess after standard SFT {standard[0]:.2f}; {len(drop)} seeds")
 
 
 def verdict_mitigation(effect: dict) -> str:
