@@ -126,18 +126,32 @@ def test_scorecard_columns_and_bad_verdict(tmp_path, monkeypatch):
     fit = dict(n=20, keywords=10, rho_prime=-0.7, rho_prime_low=-0.9, rho_prime_high=-0.4, rho_prime_kw_low=-0.95,
                rho_prime_kw_high=0.1, threshold_log10=-3.2, threshold_low=-3.6, threshold_high=-2.8, gap=1.0,
                gap_low=0.1, gap_kw_low=0.6, gap_kw_high=1.4)
-    card = priming.scorecard({"micro-world": priming.threshold_rows(fit, "micro-world", "smoke")}, "smoke")
+    card = priming.scorecard({"micro-world": priming.threshold_rows(fit, 2000)}, "smoke")
     assert list(card.columns) == scorecard.COLUMNS
     # over keywords rho's interval reaches 0.1 (leaves -0.3): inconclusive where v1, over texts, said reproduced
     assert card.verdict.tolist() == ["inconclusive", "reproduced"]
     assert card.verdict_v1.tolist() == ["reproduced", "reproduced"]
     assert card.kind.tolist() == ["paper finding"] * 2 and card.unit.tolist() == ["keyword"] * 2
     assert card.our_value[1] == pytest.approx(1.0) and "1e-3" in card.paper_value[1] and "6.3e-04" in card.claim[1]
+    # the break in units of 1/V: 10^-3.2 x 2000 = 1.26/V; the paper's 1e-3 is 2/V in this vocabulary
+    assert "= 1.26/V (V = 2,000; the paper's 1e-3 = 2/V here)" in card.claim[1]
+
     path = scorecard.write(card, "priming")
     assert pd.read_csv(path).shape == card.shape
     with pytest.raises(ValueError, match="allowed"):
         priming.scorecard({"x": [dict(claim_id="a", claim="b", paper_value=1, our_value=1, ci_low=0, ci_high=2,
                                       verdict="sort of")]}, "smoke")
+
+
+def test_rule_three_is_rho_after_three_spaced_exposures():
+    p = np.logspace(-5, -1, 8)
+    spaced = pd.DataFrame(dict(condition="3 spaced", p_before=p, priming_score=(1 + 0.01 * np.arange(8)) / np.sqrt(p)))
+    summary = pd.DataFrame([dict(condition="3 spaced", log10_priming=0.4, low=0.1, high=0.7),
+                            dict(condition="30 consecutive", log10_priming=0.6, low=0.3, high=0.9)])
+    row = priming.exposure_rows(spaced, summary)[0]
+    assert row["our_value"] == pytest.approx(-1.0) and row["verdict"] == "reproduced"  # a perfect rank order
+    assert row["verdict_v1"] == "reproduced" and row["unit"] == "keyword"
+    assert priming.exposure_rows(spaced.head(4), summary)[0]["verdict"] == "inconclusive"  # too few keywords
 
 
 def test_parameters_reject_bad_lists():
@@ -249,3 +263,21 @@ def test_text_scores_by_hand():
     assert s["memorization_score"] == pytest.approx(2.5)
     assert s["priming_score"] == pytest.approx((2.0 + 1.0) / 2)
     assert s["cross_priming_score"] == pytest.approx(0.5)
+    # the parts: mean P_before 0.015; drift-corrected P_after 0.04 * 0.01 / 0.02 = 0.02 and 0.02, mean 0.02;
+    # a constant P_after of 1: mean of 1 / 0.01 and 1 / 0.02 = 75
+    assert (s["bank_p_before"], s["bank_p_after"], s["constant_after_score"]) == pytest.approx((0.015, 0.02, 75.0))
+
+
+def test_the_constant_after_null_forces_a_negative_rho():
+    """If learning left the keyword at the same P_after whatever its prior, S_prime = P_after / P_before falls
+    with the prior by arithmetic alone: rho of the null is -1 where the bank's prior follows p_before."""
+    p = np.logspace(-5, -1, 12)
+    results = pd.DataFrame(dict(keyword=[f"k{i // 2}" for i in range(12)], p_before=p, priming_score=0.05 / p,
+                                memorization_score=np.ones(12), bank_p_before=p, bank_p_after=np.full(12, 0.05),
+                                constant_after_score=1 / p))
+    fit = priming.threshold_analysis(results, n_resamples=50)
+    assert fit["rho_null"] == pytest.approx(-1) and fit["rho_prime"] == pytest.approx(-1)
+    assert fit["rho_after"] != fit["rho_after"]  # a constant P_after has no rank correlation (nan)
+    # logit(0.05) - logit(p) falls with p: the change in log-odds is forced negative too
+    assert fit["rho_log_odds"] == pytest.approx(-1)
+    assert priming.log_odds_change(0.5, 0.75) == pytest.approx(np.log(3))

@@ -51,6 +51,7 @@ from .measurement import (
     exposure_experiment,
     exposure_summary,
     lab_text_columns,
+    log_odds_change,
     low_prior_subset,
     measure,
     memorization_score,
@@ -100,6 +101,7 @@ __all__ = [
     "drift_corrected_ratio", "exposure_experiment", "exposure_summary", "lab_text_columns", "low_prior_subset",
     "measure", "memorization_score", "mitigation_experiment", "mitigation_summary", "priming_score", "text_scores",
     "threshold_analysis",
+    "log_odds_change",
     # rules
     "MIN_TEXTS", "PRIOR_PREDICTS_PRIMING", "SPACED", "STEP_GAP", "exposure_rows", "mitigation_claim",
     "mitigation_rows", "scorecard", "threshold_rows", "verdict_mitigation",

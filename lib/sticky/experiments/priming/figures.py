@@ -54,14 +54,12 @@ def priming_vs_memorization_chart(results: pd.DataFrame, fit: dict, track: str):
     ).properties(width=plots.WIDTH, height=plots.HEIGHT)
 
 
-def exposure_chart(exp: pd.DataFrame, summary: pd.DataFrame, verdict: str):
+def exposure_chart(exp: pd.DataFrame, summary: pd.DataFrame):
     import altair as alt
 
     order = list(summary.condition)
-    title = {"reproduced": "Three spaced exposures prime nearly as much as many consecutive ones",
-             "partly": "Three spaced exposures prime, but less than many consecutive ones",
-             "not reproduced": "Three spaced exposures do not prime measurably",
-             "inconclusive": "Exposures: the consecutive run itself did not prime, so no comparison"}[verdict]
+    title = "Priming of the low-prior texts by exposures: " + ", ".join(
+        f"{c} {10 ** m:.3g}x" for c, m in zip(summary.condition, summary.log10_priming))
     s = summary.assign(mean=10 ** summary.log10_priming, lo=10 ** summary.low, hi=10 ** summary.high)
     lines = alt.Chart(exp).mark_line(color="lightgray").encode(
         x=alt.X("condition:N", sort=order, title="exposures to the text", axis=alt.Axis(labelAngle=0)),

@@ -53,7 +53,11 @@ def text_scores(lab: Lab, text: dict, before: dict, after: dict, control: dict, 
     b, a, c = (np.asarray(m["bank"])[:, k] for m in (before, after, control))
     return dict(memorization_score=float(memorization_score(own_after, own_before, own_control)),
                 priming_score=float(priming_score(a[theme], b[theme], c[theme])),
-                cross_priming_score=float(priming_score(a[~theme], b[~theme], c[~theme])))
+                cross_priming_score=float(priming_score(a[~theme], b[~theme], c[~theme])),
+                # what S_prime is made of, for the null model beside rho: the bank's mean P_before, its mean
+                # drift-corrected P_after, and S_prime if P_after were the same constant (1) on every prefix
+                bank_p_before=float(b[theme].mean()), bank_p_after=float((a[theme] * b[theme] / c[theme]).mean()),
+                constant_after_score=float((1 / b[theme]).mean()))
 
 
 def measure(lab: Lab, texts: pd.DataFrame, steps: int | None = None, schedule: list[int] | None = None,
@@ -96,7 +100,12 @@ def threshold_analysis(results: pd.DataFrame, n_resamples: int = 1000, seed: int
     y = np.log10(results.priming_score.to_numpy())
     m = np.log10(results.memorization_score.to_numpy())
     out = {"n": len(x)}
-    for name, (a, b) in {"prime": (x, y), "mem": (x, m), "prime_mem": (m, y)}.items():
+    pairs = {"prime": (x, y), "mem": (x, m), "prime_mem": (m, y)}
+    if "constant_after_score" in results:  # the parts of S_prime and the constant-P_after null model
+        pairs |= {"after": (x, np.log10(results.bank_p_after.to_numpy())),
+                  "log_odds": (x, log_odds_change(results.bank_p_before.to_numpy(), results.bank_p_after.to_numpy())),
+                  "null": (x, np.log10(results.constant_after_score.to_numpy()))}
+    for name, (a, b) in pairs.items():
         r, p, lo, hi = (np.nan,) * 4
         if len(a) >= 3:
             r, p = stats.spearman(a, b)
@@ -112,7 +121,15 @@ def threshold_analysis(results: pd.DataFrame, n_resamples: int = 1000, seed: int
     except ValueError:  # too few distinct p_before values for a change point
         out |= dict(threshold_log10=np.nan, threshold_low=np.nan, threshold_high=np.nan, below=np.nan, above=np.nan,
                     gap=np.nan, gap_low=np.nan, gap_high=np.nan)
-    return out | keyword_intervals(x, y, results.keyword.to_numpy(), n_resamples, seed)
+    parts = {name: pairs[name] for name in ("after", "log_odds", "null") if name in pairs}
+    return out | keyword_intervals(x, y, results.keyword.to_numpy(), n_resamples, seed, parts)
+
+
+def log_odds_change(p_before, p_after) -> np.ndarray:
+    """logit(P_after) - logit(P_before), in nats: the change a constant-gain learner would make the same for every
+    keyword, whatever its prior."""
+    logit = lambda p: np.log(np.asarray(p, dtype=float)) - np.log1p(-np.asarray(p, dtype=float))
+    return logit(p_after) - logit(p_before)
 
 
 def _step_gap(x: np.ndarray, y: np.ndarray) -> float:
@@ -121,15 +138,19 @@ def _step_gap(x: np.ndarray, y: np.ndarray) -> float:
     return fit["below"] - fit["above"]
 
 
-def keyword_intervals(x: np.ndarray, y: np.ndarray, keywords: np.ndarray, n_resamples: int, seed: int) -> dict:
+def keyword_intervals(x: np.ndarray, y: np.ndarray, keywords: np.ndarray, n_resamples: int, seed: int,
+                      parts: dict[str, tuple] | None = None) -> dict:
     """The intervals of rho and of the step's gap with the keyword as the unit of replication: a keyword's texts
     share its prior, so resampling texts (``threshold_analysis``'s first intervals) counts one keyword's texts
-    as independent evidence. ``keywords`` labels each text's keyword; the output's ``keywords`` counts them."""
+    as independent evidence. ``keywords`` labels each text's keyword; the output's ``keywords`` counts them.
+    ``parts``: more (x, y) pairs whose rho gets the same interval (``rho_<name>_kw_low`` / ``_high``)."""
     out = {"keywords": len(set(keywords.tolist()))}
-    for name, statistic in {"rho_prime": stats.spearman_rho, "gap": _step_gap}.items():
+    tests = {"rho_prime": (stats.spearman_rho, x, y), "gap": (_step_gap, x, y)}
+    tests |= {f"rho_{name}": (stats.spearman_rho, a, b) for name, (a, b) in (parts or {}).items()}
+    for name, (statistic, a, b) in tests.items():
         lo = hi = np.nan
         try:
-            _, lo, hi = stats.cluster_bootstrap(statistic, x, y, units=keywords, n_resamples=n_resamples, seed=seed)
+            _, lo, hi = stats.cluster_bootstrap(statistic, a, b, units=keywords, n_resamples=n_resamples, seed=seed)
         except ValueError:  # too few texts for rho or a change point
             pass
         out |= {f"{name}_kw_low": lo, f"{name}_kw_high": hi}

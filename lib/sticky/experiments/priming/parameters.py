@@ -34,7 +34,7 @@ PARAMETERS = Spec(
     real_model=Param(str, "real model of the second track (none skips it)", choices=REAL_MODELS,
                      by_profile={"smoke": "none", "book": "gemma-3-270m", "paper": "gemma-3-270m"}),
     real_texts_per_keyword=Param(int, "texts per keyword on the real-model track", low=1, high=10,
-                                 by_profile={"smoke": 1, "book": 1, "paper": 3}),
+                                 by_profile={"smoke": 1, "book": 3, "paper": 3}),
     real_steps=Param(int, "minibatches with the text inserted on the real-model track", low=1, high=100,
                      by_profile={"smoke": 1, "book": 3, "paper": 10}),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),

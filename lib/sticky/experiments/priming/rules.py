@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sticky import claims
+from sticky import claims, stats
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 
 from .parameters import CHAPTER, PAPER_THRESHOLD
@@ -76,9 +76,10 @@ STEP_GAP = claims.Claim(
     "above the fitted break)", "paper finding", "positive", 0.5,
     "half a decade: a threefold difference in priming", "keyword", paper="a threshold near 1e-3")
 SPACED = claims.Claim(
-    "three_spaced_exposures", "3 exposures spaced every 20 minibatches prime (mean log10 S_prime)",
-    "paper finding", "positive", math.log10(2), "a doubling of the keyword's probability in its theme's contexts",
-    "keyword", paper="sufficient")
+    "three_spaced_exposures", "after 3 exposures spaced every 20 minibatches, log P_before and log S_prime are "
+    "negatively rank-correlated (the paper's relationship, established after three spaced presentations)",
+    "paper finding", "negative", 0.3, "a moderate rank correlation, as for rule 1", "keyword",
+    paper="strong negative")
 
 
 def mitigation_claim(mitigation: str) -> claims.Claim:
@@ -89,29 +90,46 @@ def mitigation_claim(mitigation: str) -> claims.Claim:
                         paper=0.5, size=True)
 
 
-def threshold_rows(fit: dict, track: str, profile: str) -> list[dict]:
-    """Rules 1 and 2, with intervals over keywords; the v1 verdicts read the intervals over texts."""
+def threshold_rows(fit: dict, vocab_size: int) -> list[dict]:
+    """Rules 1 and 2, with intervals over keywords; the v1 verdicts read the intervals over texts. The break is
+    also stated in units of 1/V (a uniform next-token probability): 1e-3 is 262x uniform in Gemma's vocabulary
+    and 2x in a 2k-word one, so the paper's threshold and ours are compared there. Beside rho: rho of the null
+    model in which learning leaves every keyword at one constant P_after (S_prime = P_after / P_before then
+    falls with the prior by arithmetic alone)."""
     thr = lambda v: f"{10 ** v:.1e}" if np.isfinite(v) else "n/a"
-    where = (f"break at {thr(fit['threshold_log10'])}, interval over texts [{thr(fit['threshold_low'])}, "
-             f"{thr(fit['threshold_high'])}]; {fit['keywords']} keywords, {fit['n']} texts")
+    uniform = lambda v: f"{10 ** v * vocab_size:.3g}/V" if np.isfinite(v) else "n/a"
+    where = (f"break at {thr(fit['threshold_log10'])} = {uniform(fit['threshold_log10'])} (V = {vocab_size:,}; "
+             f"the paper's 1e-3 = {PAPER_THRESHOLD * vocab_size:.3g}/V here), interval over texts "
+             f"[{thr(fit['threshold_low'])}, {thr(fit['threshold_high'])}]; {fit['keywords']} keywords, "
+             f"{fit['n']} texts")
+    null = (f"; a constant P_after would give rho = {fit['rho_null']:.2f}, P_after itself has rho = "
+            f"{fit['rho_after']:.2f} [{fit['rho_after_kw_low']:.2f}, {fit['rho_after_kw_high']:.2f}]"
+            if "rho_null" in fit else "")
     return [
         claims.row(PRIOR_PREDICTS_PRIMING, fit["rho_prime"], fit["rho_prime_kw_low"], fit["rho_prime_kw_high"],
-                   note=f"{fit['keywords']} keywords, {fit['n']} texts",
+                   note=f"{fit['keywords']} keywords, {fit['n']} texts{null}",
                    verdict_v1=verdict_rho(fit["rho_prime"], fit["rho_prime_high"], fit["n"])),
         claims.row(STEP_GAP, fit["gap"], fit["gap_kw_low"], fit["gap_kw_high"], note=where,
                    verdict_v1=verdict_threshold(fit["threshold_low"], fit["threshold_high"], fit["gap_low"], fit["n"])),
     ]
 
 
-def exposure_rows(summary: pd.DataFrame) -> list[dict]:
-    """Rule 3 on the mean log10 S_prime of the 3 spaced exposures (one text per keyword: the text is the keyword)."""
+def exposure_rows(spaced: pd.DataFrame, summary: pd.DataFrame, seed: int = 0) -> list[dict]:
+    """Rule 3: rho of log S_prime after 3 spaced exposures against log P_before, over keywords (``spaced``: one
+    text per keyword, every keyword). The v1 verdict read the mean priming of the low-prior half (``summary``)."""
     consec = summary[summary.condition.str.endswith("consecutive")].iloc[0]
-    spaced = summary[summary.condition == "3 spaced"]
-    if spaced.empty:
+    half = summary[summary.condition == "3 spaced"]
+    three = spaced[spaced.condition == "3 spaced"]
+    if half.empty or three.empty:
         return []
-    s = spaced.iloc[0]
-    return [claims.row(SPACED, s.log10_priming, s.low, s.high,
-                       note=f"consecutive run: {consec.log10_priming:.2f} [{consec.low:.2f}, {consec.high:.2f}]",
+    s = half.iloc[0]
+    x, y = np.log10(three.p_before.to_numpy()), np.log10(three.priming_score.to_numpy())
+    rho, low, high = (stats.spearman(x, y)[0], *stats.bootstrap(x, y, stats.spearman_rho, n_resamples=1000,
+                                                                 seed=seed)[1:]) if len(x) >= 5 else (np.nan,) * 3
+    return [claims.row(SPACED, rho, low, high,
+                       note=f"{len(three)} keywords; v1's quantity, the low-prior half's mean log10 S_prime: "
+                            f"{s.log10_priming:.2f} [{s.low:.2f}, {s.high:.2f}], consecutive "
+                            f"{consec.log10_priming:.2f}",
                        verdict_v1=verdict_spaced(s.low, s.log10_priming, consec.low, consec.log10_priming))]
 
 
