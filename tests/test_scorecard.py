@@ -1,5 +1,8 @@
 """The scorecard module (rows, verdicts, files) and chapter 7's reading of the chapters' rows."""
 
+import base64
+import io
+
 import pandas as pd
 import pytest
 
@@ -25,6 +28,11 @@ def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkey
     assert "01_priming" not in missing and all(m[:2] not in ("00", "07") for m in missing)
     html = chapter7.linked_table(rows)
     assert html.count('<a href="01_priming.html#scorecard">') == 2 and "[-0.9, -0.7]" in html
+    assert html.count('<a href="01_priming.html#priming-rules">rule</a>') == 2
+    # the download link carries the table itself: decoded, it is the rows the chapters wrote
+    link = chapter7.csv_link(rows)
+    data = base64.b64decode(link.split("base64,", 1)[1].split('"', 1)[0])
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(data)), pd.read_csv(tmp_path / "priming" / "scorecard.csv"))
     assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced (design checks not counted)"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 
 import pandas as pd
@@ -65,18 +66,27 @@ def review_changes(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def linked_table(rows: pd.DataFrame) -> str:
-    """HTML table; each claim links to the scorecard section of the chapter that tests it."""
+    """HTML table; each claim links to the scorecard section of the chapter that tests it, and to the section
+    that states its rule (each chapter labels it ``<chapter>-rules``)."""
     head = "".join(f"<th>{c}</th>" for c in ("claim", "kind", "unit", "paper", "ours", "95% interval", "verdict",
                                              "track", "profile"))
     body = []
     for r, kind in zip(rows.itertuples(), kinds(rows)):
-        claim = f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a>'
+        claim = (f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a> '
+                 f'<small>(<a href="{r.page}#{html.escape(str(r.chapter))}-rules">rule</a>)</small>')
         interval = f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
         verdict = html.escape(r.verdict) + (f"<br><small>{_text(r.reason)}</small>" if _text(r.reason) else "")
         cells = [claim, html.escape(kind), _text(r.unit), _number(r.paper_value), _number(r.our_value), interval,
                  verdict, html.escape(str(r.track)), html.escape(str(r.profile))]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def csv_link(rows: pd.DataFrame) -> str:
+    """A link that downloads the scorecard as CSV, the file inside the link (the built page needs no server)."""
+    data = base64.b64encode(rows.drop(columns="page", errors="ignore").to_csv(index=False).encode()).decode()
+    return (f'<a download="sticky-priors-scorecard.csv" href="data:text/csv;base64,{data}">Download the scorecard '
+            f"as CSV</a> ({len(rows)} rows, every column).")
 
 
 def verdict_chart(rows: pd.DataFrame):
