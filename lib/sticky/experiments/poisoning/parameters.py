@@ -30,6 +30,8 @@ PARAMETERS = Spec(
     model=Param(str, "micro-world model size of the twins", default="micro-s", choices=tuple(models.MICRO_CONFIGS)),
     seeds=Param(int, "seeds (twin pairs per rate); seed i sets the weights, data order and poison", low=1, high=10,
                 by_profile={"smoke": 1, "book": 3, "paper": 5}),
+    first_seed=Param(int, "first of the seeds (seeds first_seed, first_seed + 1, ...): another seed set of the same "
+                     "size re-asks every verdict", default=0, low=0),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
     rates=Param(str, "poison token fractions per attack, comma-separated", default="1e-2,1e-3,1e-4",
                 by_profile={"smoke": "1e-2"}),
@@ -69,5 +71,5 @@ def resolve(namespace) -> object:
     P = PARAMETERS.resolve(namespace)
     P.rate_list = sorted(number_list("rates", P.rates, float, 0, 0.1, open_low=True), reverse=True)
     P.dose_list = sorted(number_list("doses", P.doses, float, 0, 10, open_low=True))
-    P.seed_list = list(range(P.seeds))
+    P.seed_list = list(range(P.first_seed, P.first_seed + P.seeds))
     return P
