@@ -219,6 +219,127 @@ def test_lower_layer_evidence():
     assert ev["tuned_loss"] == pytest.approx(0.4)
 
 
+# ------------------------------------------------------------------------------------------ the revised claims
+
+
+def test_paper_table_gives_the_papers_figures():
+    # the authors' result files, in %: (base, proxy, direct)
+    assert proxy.PAPER_RESULTS["70B"]["GSM"] == (9.6, 33.5, 51.8)
+    assert all(0 <= v <= 100 for size in proxy.PAPER_RESULTS.values() for row in size.values() for v in row)
+    g70, g13 = proxy.paper_gap_closed("70B"), proxy.paper_gap_closed("13B")
+    assert g70["GSM"] == pytest.approx((33.5 - 9.6) / (51.8 - 9.6)) and g70["GSM"] == pytest.approx(0.566, abs=1e-3)
+    assert g70["AlpacaFarm"] == pytest.approx(0.972, abs=1e-3)
+    assert g70["TruthfulQA true+info"] == pytest.approx(1.214, abs=1e-3)
+    assert g70["TruthfulQA MC"] == pytest.approx(0.650, abs=1e-3) and g70["ToxiGen"] == pytest.approx(1.0)
+    assert g13["GSM"] == pytest.approx(0.767, abs=1e-3) and g13["AlpacaFarm"] == pytest.approx(0.954, abs=1e-3)
+    # the abstract's averages over the five metrics: 88% (70B) and 91% (13B), a fraction like our gap closed
+    assert proxy.paper_gap_closed_average("70B") == pytest.approx(proxy.PAPER_GAP_CLOSED[0], abs=0.005)
+    assert proxy.paper_gap_closed_average("13B") == pytest.approx(proxy.PAPER_GAP_CLOSED[1], abs=0.005)
+    assert set(proxy.PAPER_TASK) == set(proxy.TASKS)
+    for task, (metric, _) in proxy.PAPER_TASK.items():
+        c = proxy.gap_claim(task)
+        assert c.size and c.unit == "seed" and c.paper == pytest.approx(g70[metric])
+    assert proxy.gap_average_claim().paper == pytest.approx(0.8805, abs=1e-4)
+    kinds = {c.id: c.kind for c in proxy.declared()}
+    assert kinds["direct_tuning_lower_layers"] == "seed hypothesis" and kinds["gap_closed_counting"] == "paper finding"
+
+
+def arm_rows(task, seed, base, proxy_, direct, extra=None):
+    """One seed's rows of ``run_arms`` for ``task``: per item the correctness of base, proxy (alpha 1 and a
+    decoy at alpha 2) and direct."""
+    rows = []
+    for i, (b, p, d) in enumerate(zip(base, proxy_, direct)):
+        rows += [dict(item=i, arm="base", alpha=np.nan, correct=b, task=task, seed=seed),
+                 dict(item=i, arm="proxy", alpha=1.0, correct=p, task=task, seed=seed),
+                 dict(item=i, arm="proxy", alpha=2.0, correct=0.0, task=task, seed=seed),
+                 dict(item=i, arm="direct", alpha=np.nan, correct=d, task=task, seed=seed)]
+    return rows
+
+
+def test_gap_rows_by_hand():
+    rows = []
+    for seed, hits in enumerate((2, 3, 4)):  # counting: base 0/4, direct 4/4, proxy 2, 3, 4 of 4
+        rows += arm_rows("counting", seed, [0] * 4, [1] * hits + [0] * (4 - hits), [1] * 4)
+        rows += arm_rows("knowledge", seed, [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0])  # direct = base
+    results = pd.DataFrame(rows)
+    card = {r["claim_id"]: r for r in proxy.gap_rows(results, proxy.gap_closed(results, n_resamples=200))}
+    c = card["gap_closed_counting"]
+    # per seed 0.5, 0.75, 1.0: mean 0.75, sd 0.25, t(2) = 4.303 -> half width 4.303 * 0.25 / sqrt(3) = 0.621
+    assert c["our_value"] == pytest.approx(0.75)
+    assert (c["ci_low"], c["ci_high"]) == pytest.approx((0.75 - 0.6211, 0.75 + 0.6211), abs=1e-3)
+    assert c["paper_value"] == pytest.approx(proxy.paper_gap_closed()["GSM"]) and c["verdict"] == "reproduced"
+    assert c["verdict_v1"] == "partly" and c["unit"] == "seed"  # v1: 0.75, but 4 items put the low end below 0.5
+    k = card["gap_closed_knowledge"]
+    # 0 / 0: no interval, and the precondition is the reason
+    assert k["verdict"] == "inconclusive" and "direct tuning does not beat the base" in k["reason"]
+    assert "gap_closed_instruction" not in card  # no items of the task, no row
+    avg = card["gap_closed_average"]  # over counting only, the one task that passes
+    assert avg["our_value"] == pytest.approx(0.75) and avg["claim"].endswith("(over counting)")
+    assert avg["paper_value"] == pytest.approx(proxy.paper_gap_closed_average())
+    # 20 items, direct 20/20, base 0/20: a proxy at 2, 2, 3 of 20 closes 0.1, 0.1, 0.15 -> [0.045, 0.188], an
+    # effect but short of the paper's 0.566; at 0, 1, 1 of 20 -> [-0.038, 0.105], inside +-0.25
+    for hits, reason in (((2, 2, 3), "short of the paper's"), ((0, 1, 1), "no effect that matters")):
+        few = pd.DataFrame([r for s, h in enumerate(hits) for r in arm_rows("counting", s, [0] * 20,
+                                                                            [1] * h + [0] * (20 - h), [1] * 20)])
+        row = proxy.gap_rows(few, proxy.gap_closed(few, n_resamples=200))[0]
+        assert row["our_value"] == pytest.approx(sum(hits) / 60)
+        assert row["verdict"] == "not reproduced" and reason in row["reason"]
+
+
+def test_knowledge_row_needs_forgetting():
+    forgot, kept = [], []
+    for seed, hits in enumerate((3, 4, 3)):  # base 4/4; direct 1/4 (forgot); proxy 3, 4, 3 of 4
+        forgot += arm_rows("knowledge", seed, [1] * 4, [1] * hits + [0] * (4 - hits), [1, 0, 0, 0])
+        kept += arm_rows("knowledge", seed, [1] * 4, [1] * 4, [1] * 4)
+    row = proxy.knowledge_row(pd.DataFrame(forgot), "partly")
+    # proxy - direct per seed 0.5, 0.75, 0.5: mean 0.583, interval above 0 -> reproduced; v1 beside it
+    assert row["our_value"] == pytest.approx(7 / 12) and row["ci_low"] > 0
+    assert (row["verdict"], row["verdict_v1"]) == ("reproduced", "partly")
+    row = proxy.knowledge_row(pd.DataFrame(kept), "inconclusive")
+    assert row["verdict"] == "inconclusive" and row["reason"].startswith("direct tuning did not forget")
+
+
+def test_content_words_leave_out_markers_and_punctuation(smoke_world):
+    words = proxy.content_words(smoke_world)
+    assert {"good", "question", "so", "that", "is", "the", "answer"} <= words
+    assert "." not in words and smoke_world.alignment_template.assistant_suffix not in words
+    assert not set(smoke_world.alignment_template.markers()) & words
+
+
+def test_style_row_counts_content_words_only():
+    end = "<|im_end|>"
+    rows = []
+    for seed, (style_gain, fact_gain) in enumerate([(0.3, 0.1), (0.4, 0.1), (0.35, 0.05)]):
+        for item in range(2):
+            for word, cls, gain in [("good", "style", style_gain), ("answer", "style", style_gain),
+                                    (".", "style", 0.9), (end, "style", 0.99), ("vesk", "fact", fact_gain),
+                                    ("orlan", "other", 0.5)]:
+                rows.append(dict(seed=seed, item=item, word=word, token_class=cls, p_base=0.0, p_proxy=gain,
+                                 p_direct=gain))
+    shift = pd.DataFrame(rows)
+    per_item = proxy.content_shift(shift, {"good", "answer", "vesk", "orlan"})
+    assert len(per_item) == 6 and per_item.style_minus_fact.tolist() == pytest.approx([0.2] * 2 + [0.3] * 2 + [0.3] * 2)
+    row = proxy.style_row(shift, {"good", "answer", "vesk", "orlan"}, "reproduced")
+    # per seed 0.2, 0.3, 0.3: mean 0.2667, sd 0.0577, t(2) half width 0.1434 -> [0.123, 0.410]: reproduced
+    assert row["our_value"] == pytest.approx(0.8 / 3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.8 / 3 - 0.1434, 0.8 / 3 + 0.1434), abs=1e-3)
+    assert row["verdict"] == "reproduced" and row["verdict_v1"] == "reproduced"
+
+
+def test_layer_row_reads_shares_over_seeds_only_after_a_loss():
+    change = pd.DataFrame(dict(group=["embedding", "layer 0 mlp", "layer 1 mlp", "layer 2 mlp", "layer 3 mlp"],
+                               relative_change=[0.5, 0.3, 0.3, 0.1, 0.1], layer=[np.nan, 0, 1, 2, 3]))
+    assert proxy.lower_half_share(change) == pytest.approx(0.75)
+    row = proxy.layer_row([0.7, 0.72, 0.68], 0.2, "partly")
+    assert row["our_value"] == pytest.approx(0.2) and row["ci_low"] > 0.1 and row["verdict"] == "reproduced"
+    assert row["kind"] == "seed hypothesis" and row["verdict_v1"] == "partly"
+    row = proxy.layer_row([0.49, 0.51, 0.5], 0.2, "not reproduced")
+    assert row["verdict"] == "not reproduced"  # inside +-0.05
+    row = proxy.layer_row([0.7, 0.72, 0.68], 0.01, "inconclusive")
+    assert row["verdict"] == "inconclusive" and row["reason"].startswith("direct tuning lost 1.0 points")
+    assert proxy.layer_row([0.7], 0.2, "reproduced")["verdict"] == "inconclusive"  # one seed: no interval
+
+
 # ------------------------------------------------------------------------------------------ data
 
 

@@ -18,21 +18,24 @@ The protocol, as the notebook calls it:
 3. ``eval_items`` writes the three tasks (instruction following, closed-book knowledge on pretraining-only
    facts, counting); ``run_arms`` decodes every item greedily with the four arms (base, expert, proxy,
    direct) through ``decode`` and scores it; ``gap_closed`` and ``alpha_sweep`` summarise.
-4. ``token_shift`` (probability gain of style vs fact tokens on reference answers), ``weight_change``,
-   ``logit_lens`` and ``layer_restore`` test where tuning acts.
+4. ``token_shift`` (probability gain of style vs fact tokens on reference answers; ``content_shift`` keeps the
+   ``content_words`` that the bases produce too), ``weight_change``, ``logit_lens`` and ``layer_restore`` test
+   where tuning acts.
 5. ``benchmark``: proxy decoding with three KV caches vs naive recomputation vs the large base alone.
 6. ``real_track``: the same decoding on a hub family sharing one vocabulary (GPU profile).
-7. ``verdict_*`` apply the rules the chapter states before the results; ``scorecard`` collects the rows.
+7. The claims (declared with ``sticky.claims``; gap closed per task against ``PAPER_RESULTS``' nearest metric)
+   and ``*_row(s)`` decide them over fine-tuning seeds; ``verdict_*`` are the first edition's rules, whose
+   verdicts the scorecard keeps beside the new ones; ``scorecard`` collects the rows.
 
 The floor plan:
 
-- ``parameters``: ``PARAMETERS``, ``resolve`` and the chapter's constants (``TASKS``, ``ARMS``, the paper's value);
+- ``parameters``: ``PARAMETERS``, ``resolve`` and the chapter's constants (``TASKS``, ``ARMS``, the paper's results);
 - ``ensemble``: the proxy's logit arithmetic (a ``combine`` of ``sticky.decoding.decode``) and teacher forcing;
 - ``data``: the fact split, the instruction styles and set, the evaluation items;
 - ``training``: ``tune`` (the expert and the direct arm, one recipe) and ``Arms``, the models of one seed;
 - ``measurement``: the scores, every arm on the items, the summaries, the knowledge curves, the benchmark;
 - ``localisation``: where tuning acts (token shift, weight change, logit-lens readout, restoring one layer);
-- ``rules``: the verdict rules and the scorecard;
+- ``rules``: the claims, the rows that decide them, the v1 verdict rules and the scorecard;
 - ``figures``: the Altair charts;
 - ``real``: the real-model track.
 
@@ -68,6 +71,8 @@ from .measurement import (
                       accuracy_table,
                       alpha_table,
                       benchmark,
+                      content_shift,
+                      content_words,
                       contrast,
                       decoding_speed,
                       gap_closed,
@@ -84,14 +89,47 @@ from .measurement import (
                       score_instruction,
                       score_knowledge,
 )
-from .parameters import ARMS, CHAPTER, PAPER_GAP_CLOSED, PARAMETERS, TASKS, resolve
+from .parameters import (
+                      ARMS,
+                      CHAPTER,
+                      PAPER_GAP_CLOSED,
+                      PAPER_RESULTS,
+                      PAPER_SIZE,
+                      PAPER_STYLE_GAIN,
+                      PAPER_TASK,
+                      PARAMETERS,
+                      TASKS,
+                      paper_gap_closed,
+                      paper_gap_closed_average,
+                      resolve,
+)
 from .real import real_items, real_track, same_vocabulary
-from .rules import lower_layer_evidence, scorecard, verdict_gap, verdict_knowledge, verdict_lower_layers, verdict_style
+from .rules import (
+                      KEEPS_KNOWLEDGE,
+                      LOWER_LAYERS,
+                      STYLE_OVER_FACTS,
+                      arms_by_seed,
+                      declared,
+                      gap_average_claim,
+                      gap_claim,
+                      gap_rows,
+                      knowledge_row,
+                      layer_row,
+                      lower_half_share,
+                      lower_layer_evidence,
+                      scorecard,
+                      style_row,
+                      verdict_gap,
+                      verdict_knowledge,
+                      verdict_lower_layers,
+                      verdict_style,
+)
 from .training import TUNE_RECIPE, Arms, tune
 
 __all__ = [
     # parameters
-    "ARMS", "CHAPTER", "PAPER_GAP_CLOSED", "PARAMETERS", "TASKS", "resolve",
+    "ARMS", "CHAPTER", "PAPER_GAP_CLOSED", "PAPER_RESULTS", "PAPER_SIZE", "PAPER_STYLE_GAIN", "PAPER_TASK",
+    "PARAMETERS", "TASKS", "paper_gap_closed", "paper_gap_closed_average", "resolve",
     # decoding and the logit lens
     "forced_logprobs", "proxy_combine", "proxy_logits",
     # data
@@ -99,16 +137,18 @@ __all__ = [
     # training
     "TUNE_RECIPE", "Arms", "tune",
     # measurement
-    "EVAL_RECIPE", "accuracy_table", "alpha_table", "benchmark", "contrast", "decoding_speed", "gap_closed",
+    "EVAL_RECIPE", "accuracy_table", "alpha_table", "benchmark", "content_shift", "content_words", "contrast",
+    "decoding_speed", "gap_closed",
     "gap_closed_by_seed", "gap_closed_value", "generate", "knowledge_by_mentions", "knowledge_curves",
     "knowledge_retention", "run_arms", "run_seeds", "score", "score_counting", "score_instruction",
     "score_knowledge",
     # where tuning acts
     "fact_prompts", "knowledge_readout", "layer_restore", "lens_table", "shift_summary", "token_classes",
     "token_shift", "weight_change",
-    # rules
-    "lower_layer_evidence", "scorecard", "verdict_gap", "verdict_knowledge", "verdict_lower_layers",
-    "verdict_style",
+    # the claims and their rows; the first edition's rules
+    "KEEPS_KNOWLEDGE", "LOWER_LAYERS", "STYLE_OVER_FACTS", "arms_by_seed", "declared", "gap_average_claim",
+    "gap_claim", "gap_rows", "knowledge_row", "layer_row", "lower_half_share", "lower_layer_evidence", "scorecard",
+    "style_row", "verdict_gap", "verdict_knowledge", "verdict_lower_layers", "verdict_style",
     # figures
     "alpha_chart", "arms_chart", "bench_chart", "change_chart", "curves_chart", "knowledge_chart", "lens_chart",
     "restore_chart", "shift_chart",

@@ -13,6 +13,7 @@ import pandas as pd
 from sticky import probe, stats, train
 from sticky.decoding import alone, decode
 from sticky.store import Recipe, Store
+from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
 from .data import eval_items, split_facts, value_domain
@@ -232,6 +233,31 @@ def knowledge_retention(results: pd.DataFrame, seed: int = 0, n_resamples: int =
     lo, hi = (round(v, 12) for v in stats.bootstrap_interval(diff, seed=seed, n_resamples=n_resamples))  # 0 is 0
     return dict(proxy=m[:, 1].mean(), direct=m[:, 2].mean(), base=m[:, 0].mean(), proxy_minus_direct=diff.mean(),
                 ci_low=lo, ci_high=hi, items=len(m))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the token shift on content words
+
+
+def content_words(world) -> set[str]:
+    """The words of the pre-training corpus that are neither punctuation nor a chat-template marker: tokens that
+    the bases produce as well as the tuned models. The end marker of the alignment template (and, in the chatty
+    style, wrapper words the corpus never holds) has no trained probability under a base, so its 'gain' under
+    tuning is a first appearance, not a shift."""
+    corpus = {w for text in world.pretrain["text"] for w in text.split(" ")}
+    markers = set(docs.ADDED_MARKERS) | set(world.alignment_template.markers())
+    return corpus - set(lx.PUNCTUATION) - markers
+
+
+def content_shift(shift: pd.DataFrame, words: set[str], model: str = "proxy") -> pd.DataFrame:
+    """Per fine-tuning seed and item of ``token_shift``: the mean probability gain of ``model`` over the base on
+    the item's style tokens that are content ``words``, on its fact token, and their difference (items whose
+    reply has no such style token, or whose fact is not such a word, drop out)."""
+    kept = shift[shift.word.isin(words) & shift.token_class.isin(["style", "fact"])]
+    gain = kept.assign(gain=kept[f"p_{model}"] - kept.p_base)
+    per_item = gain.groupby(["seed", "item", "token_class"]).gain.mean().unstack().reindex(columns=["style", "fact"])
+    per_item = per_item.dropna().reset_index()
+    return per_item.assign(style_minus_fact=per_item["style"] - per_item["fact"])
 
 
 # ---------------------------------------------------------------------------------------------------------
