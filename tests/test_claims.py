@@ -50,6 +50,15 @@ def test_decide_by_hand(claim, low, high, verdict):
     assert claims.decide(claim, low, high).verdict == verdict
 
 
+def test_a_failed_precondition_is_the_reason_with_or_without_an_interval():
+    with_interval = claims.decide(POSITIVE, 0.05, 0.9, unmet="no positive control")
+    assert (with_interval.verdict, with_interval.reason) == ("inconclusive", "no positive control")
+    assert with_interval.mde > 0  # the interval still tells what the run could have detected
+    without = claims.decide(POSITIVE, float("nan"), float("nan"), unmet="the poison did not take")
+    assert (without.verdict, without.reason) == ("inconclusive", "the poison did not take")
+    assert np.isnan(without.mde)
+
+
 def test_unit_mean_is_the_t_interval_of_unit_means():
     values = [1.0, 3.0, 2.0, 4.0, 10.0, 12.0]
     units = ["a", "a", "b", "b", "c", "c"]  # unit means 2, 3, 11

@@ -122,13 +122,14 @@ def decide(claim: Claim, low: float, high: float, df: float | None = None, unmet
     """The verdict of ``claim`` from its 95% interval [low, high] (see the module's docstring for the rule).
     ``df`` is the interval's degrees of freedom when it is a t interval (``unit_mean``), for the MDE. ``unmet``
     names a precondition the run failed (e.g. a positive control): then the interval cannot be read."""
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return Decision("inconclusive", "no interval (too few units or no estimate)", float("nan"))
-    if low > high:
+    finite = bool(np.isfinite(low) and np.isfinite(high))
+    if finite and low > high:
         raise ValueError(f"claim {claim.id!r}: low={low!r} > high={high!r}; allowed: low <= high")
-    mde = minimum_detectable_effect(standard_error(low, high, df), df)
-    if unmet:
+    mde = minimum_detectable_effect(standard_error(low, high, df), df) if finite else float("nan")
+    if unmet:  # the failed precondition is the reason, with or without an interval
         return Decision("inconclusive", unmet, mde)
+    if not finite:
+        return Decision("inconclusive", "no interval (too few units or no estimate)", mde)
     d = claim.delta
     inside = -d < low and high < d
     if claim.direction == "null":

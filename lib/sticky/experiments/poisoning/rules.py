@@ -111,7 +111,7 @@ def survival_row(outcomes: pd.DataFrame, claim: claims.Claim, attack: str, rate:
     pre = claims.unit_mean(seed_excess(outcomes, attack, rate, "pretrained"))
     post = claims.unit_mean(seed_excess(outcomes, attack, rate, "dpo"))
     unmet = None
-    if not (np.isfinite(pre[1]) and pre[1] > 0):
+    if pre[1] <= 0:  # nan (one seed): no interval, and the row says so
         unmet = f"the poison did not take: excess before alignment [{pre[1]:.2f}, {pre[2]:.2f}] over seeds"
     elif cannot_confirm and claims.decide(claim, post[1], post[2], post[3]).verdict != "not reproduced":
         unmet = cannot_confirm

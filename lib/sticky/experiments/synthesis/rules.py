@@ -77,9 +77,9 @@ def causal_row(outcomes: pd.DataFrame, rate: float, v_causal: str) -> dict:
     drop = (excess("standard", "sft") - excess("anti-dos", "sft")).dropna()
     mean, low, high, df = claims.unit_mean(drop.to_numpy())
     unmet = (f"the poison did not take: excess before alignment [{pre[1]:.2f}, {pre[2]:.2f}]"
-             if not pre[1] > 0 else
+             if pre[1] <= 0 else
              f"DoS does not survive standard SFT: excess [{standard[1]:.2f}, {standard[2]:.2f}]"
-             if not standard[1] > 0 else None)
+             if standard[1] <= 0 else None)  # nan (one seed): no interval, and the row says so
     v1 = {"removes it": "reproduced", "no effect": "not reproduced", "inconclusive": "inconclusive"}[v_causal]
     return claims.row(ANTI_DOS_REMOVES, mean, low, high, df, unmet=unmet, verdict_v1=v1,
                       note=f"rule 2b: {v_causal}; excess after standard SFT {standard[0]:.2f}; {len(drop)} seeds")
