@@ -4,6 +4,7 @@ path on a tiny model."""
 
 import random
 import re
+import types
 
 import numpy as np
 import pandas as pd
@@ -223,6 +224,97 @@ def test_seed_analysis_by_hand():
     assert out.seed_sd == pytest.approx(0.1) and out.backbone_diff == pytest.approx(0.4)
     assert out.data_diff == pytest.approx(0.1)
     assert B.seed_ratio(B.seed_analysis(pd.DataFrame(rows))) == pytest.approx(0.25)
+
+
+def _cross_scores() -> pd.DataFrame:
+    """Twelve models on one scenario: backbone A at 0.5, B at 0.1, chatty data +0.1, seeds -0.1 / 0 / +0.1."""
+    rows = []
+    for backbone, base in (("A", 0.5), ("B", 0.1)):
+        for data, shift in (("terse", 0.0), ("chatty", 0.1)):
+            for seed, noise in enumerate((-0.1, 0.0, 0.1)):
+                rows.append(dict(model=f"{backbone}/{data}/s{seed}", backbone=backbone, data=data, seed=seed,
+                                 bias="framing", scenario=0, score=base + shift + noise))
+    return pd.DataFrame(rows)
+
+
+def test_cell_statistics_by_hand():
+    scores = _cross_scores()
+    # cell means A/terse 0.5, A/chatty 0.6, B/terse 0.1, B/chatty 0.2 (one dimension). A/terse grouped by
+    # backbone: a = 0.1 (to A/chatty), b = (0.4 + 0.3) / 2 = 0.35, s = 0.25 / 0.35; by data: a = 0.4 (to
+    # B/terse), b = (0.1 + 0.3) / 2 = 0.2, s = (0.2 - 0.4) / 0.4 = -0.5
+    sil = B.cell_silhouettes(scores).set_index(["backbone", "data"])
+    assert sil.loc[("A", "terse"), "silhouette_backbone"] == pytest.approx(0.25 / 0.35)
+    assert sil.loc[("A", "terse"), "silhouette_data"] == pytest.approx(-0.5)
+    assert sil.loc[("A", "terse"), "difference"] == pytest.approx(0.25 / 0.35 + 0.5)
+    # seed sd 0.1 in every cell, 0.4 from the other backbone's cell with the same data: log2(1/4) = -2
+    ratios = B.cell_seed_ratios(scores)
+    assert ratios.seed_sd.to_numpy() == pytest.approx([0.1] * 4)
+    assert ratios.backbone_diff.to_numpy() == pytest.approx([0.4] * 4)
+    assert ratios.log2_ratio.to_numpy() == pytest.approx([-2.0] * 4)
+
+
+def test_cell_coclustering_by_hand():
+    _, labels = B.model_vectors(_cross_scores())
+    by_backbone = (labels.backbone == "A").astype(int)
+    by_data = (labels.data == "terse").astype(int)
+    assert (B.cell_coclustering(labels, by_backbone).difference == 1.0).all()
+    assert (B.cell_coclustering(labels, by_data).difference == -1.0).all()
+    # one model of A/terse moved to the other cluster: that cell's pairs with A/chatty are together 2 of 3 x 3,
+    # with B/terse 1 of 3 x 3
+    moved = by_backbone.copy()
+    moved.iloc[labels.index[labels.model == "A/terse/s0"][0]] = 0
+    cell = B.cell_coclustering(labels, moved).set_index(["backbone", "data"]).loc[("A", "terse")]
+    assert (cell.with_backbone, cell.with_data) == (pytest.approx(6 / 9), pytest.approx(3 / 9))
+
+
+def test_exposure_ratio_tipping_and_direction_cosine_by_hand():
+    P = types.SimpleNamespace(sft_steps=200, bias_share=0.05, backbone_steps=400)
+    assert B.exposure_ratio(0.1, P) == pytest.approx(1.0)  # 0.1 x 200 bias examples per 0.05 x 400 planted rows
+    sweep = pd.DataFrame(dict(exposure=[0.0, 0.5, 1.0], difference=[0.3, -0.1, -0.2]))
+    assert B.tipping_exposure(sweep) == 0.5
+    assert np.isnan(B.tipping_exposure(sweep.assign(difference=[0.3, 0.2, 0.1])))
+    # A - B = 2 on framing, anchoring, certainty, sunk cost; terse - chatty = +2, -2, +2, -2, +2, -2, +2 over
+    # the seven dials in order: dot 2 x 2 x (1 - 1 + 1 + 1) = 8, norms 4 and 2 sqrt(7)
+    profiles = dict(A=B.PROFILE_A, B=B.PROFILE_B, terse=B.PROFILE_TERSE, chatty=B.PROFILE_CHATTY)
+    assert B.direction_cosine(profiles) == pytest.approx(8 / (4 * 2 * np.sqrt(7)))
+
+
+def test_cell_rows_decide_over_cells():
+    scores = _cross_scores()
+    X, labels = B.model_vectors(scores)
+    analysis = B.grouping_analysis(X, labels, n_permutations=20)
+    sil, km = B.grouping_rows(scores, analysis, True, "dose 0")
+    assert sil["unit"] == "cell" and "4 cells" in sil["claim"]
+    assert sil["our_value"] == pytest.approx(B.cell_silhouettes(scores).difference.mean())
+    # every cell gives the same value (a clean split): no spread, no t interval
+    if np.ptp(B.cell_coclustering(labels, analysis.attrs["clusters"]).difference) == 0:
+        assert km["verdict"] == "inconclusive" and "no spread" in km["reason"]
+    failed = B.grouping_rows(scores, analysis, False, "dose 0")
+    assert all(r["verdict"] == "inconclusive" and "gate" in r["reason"] for r in failed)
+    # rule 3 over cells: log2 = -2 in every cell, no spread
+    (seeds,) = B.seed_rows(scores, B.seed_analysis(scores))
+    assert seeds["our_value"] == pytest.approx(-2.0) and seeds["verdict"] == "inconclusive"
+    assert seeds["verdict_v1"] == "reproduced"  # v1: ratio 0.25 in [0.1, 1)
+
+
+def test_real_framing_rows_use_a_t_interval_over_scenarios():
+    real = pd.DataFrame(dict(model="m", bias="framing", scenario=[0, 1, 2], score=[0.1, 0.2, 0.3]))
+    profile = pd.DataFrame([dict(model="m", bias="framing", score=0.2, low=0.1, high=0.3)])
+    (r,) = B.real_framing_rows(real, profile)["m"]
+    half = 4.302653 * 0.1 / np.sqrt(3)  # t(2) at 97.5%, sd 0.1, three scenarios
+    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(0.2 - half, abs=1e-5), pytest.approx(0.2 + half, abs=1e-5))
+    assert r["verdict"] == "inconclusive" and r["verdict_v1"] == "partly"
+
+
+def test_dose_row_is_a_design_check_at_the_largest_dose():
+    scores = pd.concat([_cross_scores().assign(dose=0.0), _cross_scores().assign(dose=0.5)])
+    P = types.SimpleNamespace(sft_steps=100, bias_share=0.1, backbone_steps=100)
+    cells = B.sweep_cells(scores, P)
+    assert list(cells.exposure) == [0.0, 5.0] and (cells.cells == 4).all()
+    (r,) = B.dose_rows(cells, scores)
+    assert r["kind"] == "design check" and r["direction"] == "negative"
+    assert "exposure 5" in r["claim"] and "stays above 0" in r["claim"]
+    assert r["verdict"] == "not reproduced"  # every cell groups by backbone, far from 0 on the wrong side
 
 
 # ------------------------------------------------------------------------------------------ measurement path

@@ -16,7 +16,7 @@ The package, in the order the notebook calls it:
   ``bias-backbone``, ``bias-sft``);
 - ``measurement``: the bias scores, a micro-world model measured on the battery (recipe ``bias-measure``),
   the grouping and seed analyses;
-- ``rules``: the gate, the verdict rules and the scorecard rows;
+- ``rules``: the gate, the claims, their statistics per cell, the scorecard rows (and the v1 rules);
 - ``figures``: the Altair charts;
 - ``real``: the real-model track (the English battery, the real cross-tuning; recipes ``bias-real``,
   ``bias-real-tuned``), reached as ``biases.real``.
@@ -64,38 +64,54 @@ from .parameters import (
                    PROFILE_CHATTY,
                    PROFILE_TERSE,
                    SEQ_LEN,
+                   direction_cosine,
                    parse_profile,
                    resolve,
 )
 from .rules import (
+                   DOSE_TIPS,
+                   FRAMING,
+                   GROUPING_KMEANS,
+                   GROUPING_SILHOUETTE,
+                   SEEDS_MODERATE,
+                   cell_coclustering,
+                   cell_seed_ratios,
+                   cell_silhouettes,
+                   cell_vectors,
+                   dose_rows,
+                   exposure_ratio,
                    gate_passes,
                    grouping_rows,
                    profile_gate,
+                   real_framing_rows,
                    scorecard,
                    seed_ratio,
-                   seed_ratio_interval,
                    seed_rows,
+                   sweep_cells,
+                   tipping_exposure,
                    verdict_grouping,
                    verdict_real,
                    verdict_seeds,
 )
-from .training import backbone, cross_tune, dose_sweep, tipping_dose, tuned
+from .training import backbone, cross_tune, dose_sweep, tuned
 
 __all__ = [
     # parameters
     "BACKBONE_SEQ", "CHAPTER", "PAPER", "PARAMETERS", "PROFILE_A", "PROFILE_B", "PROFILE_CHATTY", "PROFILE_TERSE",
-    "SEQ_LEN", "parse_profile", "resolve",
+    "SEQ_LEN", "direction_cosine", "parse_profile", "resolve",
     # data
     "BIAS_TYPES", "BIASES", "CHAT_STYLES", "HIGH_ANCHORS", "LOW_ANCHORS", "PROBE_TEMPLATE", "bias_documents",
     "common_foods", "fill", "instruction_examples", "instruction_set", "options", "planted_answer", "probe_items",
     # training
-    "backbone", "cross_tune", "dose_sweep", "tipping_dose", "tuned",
+    "backbone", "cross_tune", "dose_sweep", "tuned",
     # measurement
     "bias_means", "choice_score", "expected_value", "grouping_analysis", "measure_entry", "measure_micro",
     "model_vectors", "option_share", "pca_frame", "ratio_scale_score", "scenario_scores", "seed_analysis",
     # rules
-    "gate_passes", "grouping_rows", "profile_gate", "scorecard", "seed_ratio", "seed_ratio_interval", "seed_rows",
-    "verdict_grouping", "verdict_real", "verdict_seeds",
+    "DOSE_TIPS", "FRAMING", "GROUPING_KMEANS", "GROUPING_SILHOUETTE", "SEEDS_MODERATE", "cell_coclustering",
+    "cell_seed_ratios", "cell_silhouettes", "cell_vectors", "dose_rows", "exposure_ratio", "gate_passes",
+    "grouping_rows", "profile_gate", "real_framing_rows", "scorecard", "seed_ratio", "seed_rows", "sweep_cells",
+    "tipping_exposure", "verdict_grouping", "verdict_real", "verdict_seeds",
     # figures
     "dose_chart", "heatmap_chart", "pca_chart", "seed_chart",
     # the real-model track

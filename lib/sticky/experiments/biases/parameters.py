@@ -22,13 +22,25 @@ def _profile_text(profile: dict[str, float]) -> str:
 
 # The planted profiles. Backbone A: every bias at full strength (a world written by biased people). Backbone
 # B: the decision-under-risk biases and anchoring reversed, the social ones (status quo, bandwagon, halo) the
-# same, so the backbones differ on four biases and agree on three. The instruction sets push in a direction
-# orthogonal to that: terse +1 / chatty -1 on alternate biases.
+# same, so the backbones differ on four biases and agree on three. The instruction sets push terse +1 /
+# chatty -1 on alternate biases: a direction that is not orthogonal to the backbones' difference (three of
+# the four differing biases are pushed the way A differs from B; ``direction_cosine`` gives the cosine).
 PROFILE_A = {"framing": 1.0, "anchoring": 1.0, "certainty": 1.0, "status_quo": 1.0, "bandwagon": 1.0, "halo": 1.0,
              "sunk_cost": 1.0}
 PROFILE_B = dict(PROFILE_A, framing=-1.0, anchoring=-1.0, certainty=-1.0, sunk_cost=-1.0)
 PROFILE_TERSE = {b: (1.0 if i % 2 == 0 else -1.0) for i, b in enumerate(PROFILE_A)}
 PROFILE_CHATTY = {b: -v for b, v in PROFILE_TERSE.items()}
+
+
+def direction_cosine(profiles: dict[str, dict[str, float]]) -> float:
+    """Cosine, over the biases, between the backbones' planted difference (A - B) and the instruction sets'
+    (terse - chatty): 0 would make the instruction signal orthogonal to the backbone difference."""
+    import numpy as np
+
+    backbone = np.array([profiles["A"][b] - profiles["B"][b] for b in BIASES])
+    data = np.array([profiles["terse"][b] - profiles["chatty"][b] for b in BIASES])
+    norm = np.linalg.norm(backbone) * np.linalg.norm(data)
+    return float(backbone @ data / norm) if norm > 0 else float("nan")
 
 
 PARAMETERS = Spec(

@@ -31,7 +31,6 @@ from sticky.store import Recipe, Store
 
 from .figures import BIAS_ORDER
 from .measurement import expected_value, option_share, scenario_scores
-from .rules import verdict_real
 
 DATA = Path(__file__).resolve().parents[4] / "data" / "biases"  # the repository: .../biases/real.py -> ./
 DIGITS = [str(d) for d in range(1, 10)]  # the anchoring answers of the real track: one digit, 1 .. 9
@@ -146,18 +145,6 @@ def bias_profile(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         lo, hi = stats.bootstrap_interval(v, seed=seed, n_resamples=2000) if len(v) >= 2 else (np.nan, np.nan)
         rows.append(dict(model=model, bias=bias, score=float(v.mean()), low=lo, high=hi, scenarios=len(v)))
     return pd.DataFrame(rows)
-
-
-def framing_rows(profile: pd.DataFrame) -> dict[str, list[dict]]:
-    """Scorecard rows of the real track: the framing effect per model (the paper: 0.36-0.66 for every OLMo
-    variant, -0.06..0.29 for T5)."""
-    out = {}
-    for r in profile[profile.bias == "framing"].itertuples():
-        out[r.model] = [dict(claim_id="framing_effect", claim="a framing effect: the gamble is chosen more under "
-                             "the loss frame (score = P(gamble | loss) - P(gamble | gain))",
-                             paper_value="0.36-0.66 (OLMo), -0.06-0.29 (T5)", our_value=r.score, ci_low=r.low,
-                             ci_high=r.high, verdict=verdict_real(r.score, r.low, r.high))]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,17 +1,23 @@
-"""Chapter 3's verdict rules, as the page states them before the results: the gate (rule 0: the backbones
-differ as planted), backbone against instruction data (rules 1 and 2, and rule 5 on the real tuned models),
-the seeds' variation (rule 3), the real models' framing effect (rule 4), and the scorecard rows that apply
-them."""
+"""Chapter 3's claims and the rows that decide them: the gate (rule 0: the backbones differ as planted, a
+precondition of rules 1 and 2), backbone against instruction data (rules 1 and 2, and rule 5 on the real
+tuned models), the seeds' variation (rule 3), the real models' framing effect (rule 4), and the exposure at
+which the instruction data overturns the backbone (the dose sweep). Each claim is declared in
+``sticky.claims`` and decided over its unit: the backbone x instruction-set *cell* for the cross-tuning (four
+cells, not twelve models: a cell's seeds share its backbone and its data), the scenario for the real models.
+
+The ``verdict_*`` functions are the rules of the book's first edition (v1), kept because the page shows their
+verdict beside the new one: the rules were revised after review, when their numbers had been seen."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from sticky import claims
 from sticky import scorecard as scorecards
-from sticky import stats
 
 from .data import BIASES
+from .measurement import bias_means, model_vectors
 from .parameters import CHAPTER, PAPER
 
 # ---------------------------------------------------------------------------------------------------------
@@ -42,7 +48,7 @@ def gate_passes(gate: pd.DataFrame, share: float = 0.75) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# verdicts and scorecard
+# the first edition's rules (v1): they give the verdict_v1 column
 
 
 def verdict_grouping(backbone_value: float, data_value: float, backbone_p: float, gate_ok: bool,
@@ -82,46 +88,196 @@ def verdict_real(mean: float, low: float, high: float, paper_low: float = PAPER[
     return "inconclusive"
 
 
-def grouping_rows(analysis: pd.DataFrame, gate_ok: bool, setting: str) -> list[dict]:
-    """Rules 1 and 2 as scorecard rows; ``setting`` (e.g. the instruction dose) goes into the claim's text."""
+# ---------------------------------------------------------------------------------------------------------
+# the claims, declared before their numbers (revised after review: see the chapter's section on it)
+
+GROUPING_SILHOUETTE = claims.Claim(
+    "silhouette_backbone_beats_data",
+    "the backbone x instruction-set cells group by backbone more than by instruction data (per cell: the "
+    "silhouette of its seed-mean score vector grouped by backbone minus grouped by instruction data)",
+    "paper finding", "positive", 0.1, "a tenth of the silhouette's span from no structure (0) to perfect (1)",
+    "cell", paper="0.066 vs 0.034 (OLMo-7B/T5-11B, silhouette over the 12 models, not per cell)")
+GROUPING_KMEANS = claims.Claim(
+    "kmeans_backbone_beats_data",
+    "KMeans (k = 2) on the tuned models puts a cell's models with the same-backbone cell's more than with the "
+    "same-instruction-set cell's (per cell: the share of such pairs in one cluster, the one minus the other)",
+    "paper finding", "positive", 0.25, "one pair in four placed by backbone rather than by instruction set",
+    "cell", paper="ARI 1.0 vs -0.11 (Llama2-7B/Mistral-7B; for OLMo-7B/T5-11B the authors' files give 0.046 for both)")
+SEEDS_MODERATE = claims.Claim(
+    "seeds_moderate_variation",
+    "seeds move a cell's bias scores less than the backbone does (per cell: log2 of the mean seed sd over the "
+    "mean difference from the cell with the same instruction set and the other backbone)",
+    "paper finding", "negative", 1.0, "a factor of two between seed spread and backbone difference", "cell",
+    paper="moderate: seed sd often large per bias, the backbone grouping still clear (OLMo-7B/T5-11B)")
+FRAMING = claims.Claim(
+    "framing_effect", "a framing effect: the gamble is chosen more under the loss frame (score = "
+    "P(gamble | loss) - P(gamble | gain))", "paper finding", "positive", 0.1,
+    "ten points of the gamble's share, under a third of the smallest OLMo variant's", "scenario",
+    paper="0.36 to 0.66 (every OLMo-7B variant)")
+DOSE_TIPS = claims.Claim(
+    "instruction_dose_can_overturn_backbone",
+    "the design lets instruction data win: at the largest swept dose the cells group by instruction data more "
+    "than by backbone (per cell: rule 1's silhouette difference, backbone minus instruction data, below 0)",
+    "design check", "negative", 0.1, "rule 1's smallest effect, the other way round", "cell")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# statistics per cell (the unit: backbone x instruction set; a cell's seeds share its backbone and its data,
+# so they are averaged inside it, never counted as independent models)
+
+
+def cell_vectors(scores: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each backbone x instruction-set cell as the mean over its seeds of their bias x scenario vectors;
+    returns (one row per cell, the cells' labels)."""
+    X, labels = model_vectors(scores)
+    cells = labels[["backbone", "data"]].drop_duplicates().reset_index(drop=True)
+    rows = [X[((labels.backbone == b) & (labels.data == d)).to_numpy()].mean(0)
+            for b, d in cells.itertuples(index=False)]
+    return np.stack(rows), cells
+
+
+def cell_silhouettes(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: the silhouette of its seed-mean vector among the cells' vectors, grouped by backbone and by
+    instruction data, and the difference (backbone minus instruction data)."""
+    from sklearn.metrics import silhouette_samples
+
+    X, cells = cell_vectors(scores)
+    by_backbone = silhouette_samples(X, cells.backbone.to_numpy())
+    by_data = silhouette_samples(X, cells.data.to_numpy())
+    return cells.assign(silhouette_backbone=by_backbone, silhouette_data=by_data, difference=by_backbone - by_data)
+
+
+def cell_coclustering(labels: pd.DataFrame, clusters) -> pd.DataFrame:
+    """Per cell, from the KMeans clusters of the models (in the order of ``labels``): the share of pairs (one of
+    its models, one of the same-backbone cell's) in one cluster, the same share with the same-instruction-set
+    cell's models, and the difference. +1 when the clusters are the backbones, -1 when they are the data."""
+    lab = labels.assign(cluster=np.asarray(clusters))
+    rows = []
+    for (b, d), mine in lab.groupby(["backbone", "data"], sort=False):
+        def together(other: pd.DataFrame) -> float:
+            return float(np.mean([c == o for c in mine.cluster for o in other.cluster]))
+
+        with_b = together(lab[(lab.backbone == b) & (lab.data != d)])
+        with_d = together(lab[(lab.backbone != b) & (lab.data == d)])
+        rows.append(dict(backbone=b, data=d, with_backbone=with_b, with_data=with_d, difference=with_b - with_d))
+    return pd.DataFrame(rows)
+
+
+def cell_seed_ratios(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: the seed sd (over its seeds of each seed's bias mean, averaged over biases), the backbone
+    difference (mean over biases of the absolute difference of its bias means from the mean of the cells with
+    the same instruction set and another backbone; the two cells of an instruction set share it) and log2 of
+    their ratio."""
+    cell = bias_means(scores).groupby(["backbone", "data", "bias"]).score
+    sd, mean = cell.std(ddof=1), cell.mean()
+    backbones = mean.index.get_level_values("backbone").unique()
+    rows = []
+    for b, d in sd.index.droplevel("bias").unique():
+        other = pd.concat([mean.loc[(o, d)] for o in backbones if o != b], axis=1).mean(axis=1)
+        seed_sd, diff = float(sd.loc[(b, d)].mean()), float((mean.loc[(b, d)] - other).abs().mean())
+        rows.append(dict(backbone=b, data=d, seed_sd=seed_sd, backbone_diff=diff,
+                         log2_ratio=float(np.log2(seed_sd / diff)) if seed_sd > 0 and diff > 0 else float("nan")))
+    return pd.DataFrame(rows)
+
+
+def exposure_ratio(dose: float, P) -> float:
+    """The instruction dose in exposure units: bias examples seen in fine-tuning per planted row seen in
+    continued pretraining (expected counts: both trainers draw their rows uniformly, ``dose`` of the
+    instruction rows and ``P.bias_share`` of the continued-pretraining rows carry a bias; the batch size is
+    the same in both and cancels)."""
+    return dose * P.sft_steps / (P.bias_share * P.backbone_steps)
+
+
+def sweep_cells(sweep_scores: pd.DataFrame, P) -> pd.DataFrame:
+    """Per swept dose: its exposure ratio, and the cells' mean silhouette difference (backbone minus
+    instruction data) with its 95% t interval over cells and the effect it could detect at 80% power."""
+    rows = []
+    for dose, g in sweep_scores.groupby("dose"):
+        diff = cell_silhouettes(g).difference
+        mean, low, high, df = claims.unit_mean(diff)
+        rows.append(dict(dose=dose, exposure=exposure_ratio(dose, P), cells=len(diff), difference=mean, low=low,
+                         high=high, mde=claims.decide(GROUPING_SILHOUETTE, low, high, df).mde))
+    return pd.DataFrame(rows)
+
+
+def tipping_exposure(cells_by_dose: pd.DataFrame) -> float:
+    """The smallest swept exposure at which the cells' mean silhouette difference is 0 or below (nan when the
+    backbone grouping stays ahead at every dose)."""
+    tipped = cells_by_dose[cells_by_dose.difference <= 0]
+    return float(tipped.exposure.min()) if len(tipped) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# scorecard rows: the revised claims decided over cells, the v1 verdict beside each
+
+
+def cell_row(claim: claims.Claim, values, verdict_v1: str | None, unmet: str | None = None, note: str = "") -> dict:
+    """``claim`` decided on the t interval over cells of ``values`` (one per cell). Cells that all give the same
+    value (up to rounding) leave no spread to build a t interval from: inconclusive, not a zero-width interval.
+    (With four cells an exact test could not decide either: a sign test's smallest two-sided p is 2/16.)"""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    mean, low, high, df = claims.unit_mean(finite)
+    if unmet is None and len(finite) >= 2 and np.allclose(finite, finite[0], rtol=1e-9, atol=1e-12):
+        unmet = f"all {len(finite)} cells give {mean:.3g}: no spread between cells to build an interval from"
+    return claims.row(claim, mean, low, high, df, unmet=unmet, verdict_v1=verdict_v1,
+                      note=f"{len(finite)} cells" + (f"; {note}" if note else ""))
+
+
+def grouping_rows(scores: pd.DataFrame, analysis: pd.DataFrame, gate_ok: bool, setting: str) -> list[dict]:
+    """Rules 1 and 2 over cells; the v1 verdicts read the model-level silhouette, ARI and permutation p
+    (which treat the models as independent). ``setting`` (e.g. the instruction dose) goes into the note."""
     a = analysis.set_index("grouping")
     b, d = a.loc["backbone"], a.loc["instruction data"]
+    _, labels = model_vectors(scores)
+    unmet = None if gate_ok else "the backbones failed the gate: no planted difference for the tuned models to keep"
     return [
-        dict(claim_id="silhouette_backbone_beats_data",
-             claim=f"grouping models by backbone gives a higher silhouette than by instruction data (ours: "
-                   f"{b.silhouette:.3f}, p = {b.silhouette_p:.3g} vs {d.silhouette:.3f}, p = {d.silhouette_p:.3g}; "
-                   f"{setting})",
-             paper_value=f"{PAPER['silhouette_backbone']} (p<0.001) vs {PAPER['silhouette_data']} (p=0.044)",
-             our_value=float(b.silhouette - d.silhouette), ci_low=np.nan, ci_high=np.nan,
-             verdict=verdict_grouping(b.silhouette, d.silhouette, b.silhouette_p, gate_ok)),
-        dict(claim_id="kmeans_ari_backbone_beats_data",
-             claim=f"KMeans (k=2) clusters agree with the backbones more than with the instruction data (ARI "
-                   f"{b.ari:.2f}, p = {b.ari_p:.3g} vs {d.ari:.2f}, p = {d.ari_p:.3g})",
-             paper_value="1.0 vs -0.11 (Llama2/Mistral)", our_value=float(b.ari - d.ari), ci_low=np.nan,
-             ci_high=np.nan, verdict=verdict_grouping(b.ari, d.ari, b.ari_p, gate_ok)),
+        cell_row(GROUPING_SILHOUETTE, cell_silhouettes(scores).difference,
+                  verdict_grouping(b.silhouette, d.silhouette, b.silhouette_p, gate_ok), unmet,
+                  f"{setting}; over the {len(labels)} models (v1): {b.silhouette:.3f}, p = {b.silhouette_p:.3g} vs "
+                  f"{d.silhouette:.3f}, p = {d.silhouette_p:.3g}"),
+        cell_row(GROUPING_KMEANS, cell_coclustering(labels, analysis.attrs["clusters"]).difference,
+                  verdict_grouping(b.ari, d.ari, b.ari_p, gate_ok), unmet,
+                  f"{setting}; ARI over the models (v1): {b.ari:.2f}, p = {b.ari_p:.3g} vs {d.ari:.2f}"),
     ]
 
 
-def seed_rows(seeds: pd.DataFrame, ratio_ci: tuple[float, float]) -> list[dict]:
-    ratio = seed_ratio(seeds)
-    return [dict(claim_id="seeds_moderate_variation",
-                 claim="seeds add moderate variation: mean per-bias seed sd / mean between-backbone difference",
-                 paper_value="moderate (per-bias sd often large)", our_value=ratio, ci_low=ratio_ci[0],
-                 ci_high=ratio_ci[1], verdict=verdict_seeds(ratio))]
+def seed_rows(scores: pd.DataFrame, seed_table: pd.DataFrame) -> list[dict]:
+    """Rule 3 over cells; the v1 verdict reads the ratio of means over biases (``seed_ratio``)."""
+    ratio = seed_ratio(seed_table)
+    return [cell_row(SEEDS_MODERATE, cell_seed_ratios(scores).log2_ratio, verdict_seeds(ratio),
+                      note=f"v1 ratio over biases: {ratio:.2f}")]
 
 
 def seed_ratio(seeds: pd.DataFrame) -> float:
+    """v1's statistic: the mean seed sd over the mean between-backbone difference, both over biases."""
     diff = seeds.backbone_diff.mean()
     return float(seeds.seed_sd.mean() / diff) if diff > 0 else float("nan")
 
 
-def seed_ratio_interval(seeds: pd.DataFrame, seed: int = 0) -> tuple[float, float]:
-    """Bootstrap over biases of the seed-sd / backbone-difference ratio."""
-    if len(seeds) < 2:
-        return float("nan"), float("nan")
-    values = seeds[["seed_sd", "backbone_diff"]].to_numpy()
-    ratio = lambda v: v[:, 0].mean() / v[:, 1].mean() if v[:, 1].mean() > 0 else np.nan
-    return stats.bootstrap_interval(values, ratio, seed=seed, n_resamples=1000)
+def real_framing_rows(real_scores: pd.DataFrame, real_profile: pd.DataFrame) -> dict[str, list[dict]]:
+    """Rule 4 per real model: the mean framing score with its t interval over scenarios; the v1 verdict reads
+    the bootstrap interval of ``real_profile``."""
+    v1 = real_profile[real_profile.bias == "framing"].set_index("model")
+    out = {}
+    for model, g in real_scores[real_scores.bias == "framing"].groupby("model", sort=False):
+        mean, low, high, df = claims.unit_mean(g.score.to_numpy(), g.scenario.to_numpy())
+        r = v1.loc[model]
+        out[model] = [claims.row(FRAMING, mean, low, high, df, verdict_v1=verdict_real(r.score, r.low, r.high),
+                                 note=f"{df + 1} scenarios")]
+    return out
+
+
+def dose_rows(cells_by_dose: pd.DataFrame, sweep_scores: pd.DataFrame) -> list[dict]:
+    """The design check at the largest swept dose, over its cells (without it, rule 1 could hold by
+    construction: instruction data too weak to ever win); the exposure at which the cells' mean difference
+    first falls to 0 goes into the note (a crossing read off one sweep has no interval)."""
+    top = cells_by_dose.loc[cells_by_dose.dose.idxmax()]
+    tip = tipping_exposure(cells_by_dose)
+    where = (f"the mean first falls to 0 or below at an exposure of {tip:.3g}" if np.isfinite(tip) else
+             f"the mean stays above 0 up to the largest exposure swept, {top.exposure:.3g}")
+    diff = cell_silhouettes(sweep_scores[sweep_scores.dose == top.dose]).difference
+    return [cell_row(DOSE_TIPS, diff, None, note=f"dose {top.dose:g}, exposure {top.exposure:.3g}; {where}")]
 
 
 def scorecard(rows_by_track: dict[str, list[dict]], profile: str) -> pd.DataFrame:

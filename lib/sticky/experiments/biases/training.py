@@ -121,10 +121,3 @@ def dose_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store:
         row["backbone_diff"], row["data_diff"] = float(seeds.backbone_diff.mean()), float(seeds.data_diff.mean())
         rows.append(row)
     return pd.DataFrame(rows), pd.concat(frames, ignore_index=True)
-
-
-def tipping_dose(sweep: pd.DataFrame) -> float:
-    """The smallest swept dose at which the instruction grouping's silhouette reaches the backbone's (nan when
-    the backbone grouping wins at every dose)."""
-    tipped = sweep[sweep.silhouette_data >= sweep.silhouette_backbone]
-    return float(tipped.dose.min()) if len(tipped) else float("nan")
