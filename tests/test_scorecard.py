@@ -9,20 +9,24 @@ import pytest
 from sticky import scorecard
 from sticky.experiments import scorecard as chapter7
 
-ROW = dict(claim_id="rho", claim="P_before predicts priming", paper_value="strong negative", our_value=-0.8,
-           ci_low=-0.9, ci_high=-0.7, verdict="reproduced", track="micro-world")
+ROW = dict(claim_id="rho", claim="P_before predicts priming", kind="paper finding", paper_value="strong negative",
+           our_value=-0.8, ci_low=-0.9, ci_high=-0.7, verdict="reproduced", track="micro-world")
 
 
 def test_frame_orders_columns_and_rejects_unknown_verdicts():
     table = scorecard.frame("priming", [ROW], "book")
     assert list(table.columns) == scorecard.COLUMNS and table.chapter[0] == "priming"
-    with pytest.raises(ValueError, match="allowed: reproduced, partly"):
-        scorecard.frame("priming", [dict(ROW, verdict="sort of")], "book")
+    with pytest.raises(ValueError, match="allowed: reproduced, not reproduced, inconclusive"):
+        scorecard.frame("priming", [dict(ROW, verdict="partly")], "book")  # the first edition's, now only in v1
+    assert scorecard.frame("priming", [dict(ROW, verdict_v1="partly")], "book").verdict_v1[0] == "partly"
+    with pytest.raises(ValueError, match=r"claims \['rho'\] have no kind; allowed: paper finding"):
+        scorecard.frame("priming", [dict(ROW, kind=None)], "book")
 
 
 def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))
-    scorecard.write(scorecard.frame("priming", [ROW, dict(ROW, claim_id="t", verdict="partly")], "smoke"), "priming")
+    rows = [ROW, dict(ROW, claim_id="t", verdict="not reproduced")]
+    scorecard.write(scorecard.frame("priming", rows, "smoke"), "priming")
     rows, missing = chapter7.collect()
     assert len(rows) == 2 and set(rows.page) == {"01_priming.html"}
     assert "01_priming" not in missing and all(m[:2] not in ("00", "07") for m in missing)
@@ -37,8 +41,7 @@ def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkey
 
 
 def test_kinds_counts_and_review_changes(tmp_path, monkeypatch):
-    """Design checks are listed and never counted; rows of the first edition's rules read 'not declared yet';
-    the review table keeps the v1 verdict beside the new one."""
+    """Design checks are listed and never counted; the review table keeps the v1 verdict beside the new one."""
     monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))
     new = [dict(ROW, kind="paper finding", verdict="inconclusive", verdict_v1="reproduced", reason="too wide"),
            dict(ROW, claim_id="gate", kind="design check", verdict="reproduced")]
@@ -46,7 +49,7 @@ def test_kinds_counts_and_review_changes(tmp_path, monkeypatch):
     rows, _ = chapter7.collect()
     counts = chapter7.counts_by_kind(rows)
     assert counts.loc["design check", "reproduced"] == 1 and counts.loc["paper finding", "inconclusive"] == 1
-    assert counts.loc[chapter7.UNDECLARED, "reproduced"] == 1
+    assert counts.loc["paper finding", "reproduced"] == 1
     assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced (design checks not counted)"
     changes = chapter7.review_changes(rows)
     assert changes[["v1 verdict", "verdict now"]].values.tolist() == [["reproduced", "inconclusive"]]

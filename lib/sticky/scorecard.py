@@ -11,23 +11,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from sticky import plots
+from sticky import claims, plots
 
 COLUMNS = ["chapter", "claim_id", "claim", "kind", "direction", "delta", "unit", "paper_value", "our_value", "ci_low",
            "ci_high", "verdict", "reason", "mde", "verdict_v1", "track", "profile"]
-# "partly" belongs to the first edition's rules: chapters whose claims do not go through ``sticky.claims`` yet
-# still give it, and the v1 column keeps it.
-VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
+# the verdicts of ``sticky.claims.decide``; the first edition's rules also said "partly", which only the v1
+# column keeps
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
 
 def frame(chapter: str, rows: list[dict], profile: str) -> pd.DataFrame:
-    """Rows (each with claim_id, claim, paper_value, our_value, ci_low, ci_high, verdict, track; the rows of
-    ``sticky.claims.row`` also with kind, direction, delta, unit, reason, mde and verdict_v1) as the book's
-    scorecard table; a verdict outside ``VERDICTS`` is an error, not a new category."""
+    """Rows of ``sticky.claims.row`` (each with a track) as the book's scorecard table. A verdict outside
+    ``VERDICTS`` is an error, not a new category, and so is a row without a declared kind of claim."""
     table = pd.DataFrame([dict(chapter=chapter, **r, profile=profile) for r in rows], columns=COLUMNS)
     bad = set(table.verdict) - set(VERDICTS)
     if bad:
         raise ValueError(f"verdicts {sorted(bad)}; allowed: {', '.join(VERDICTS)}")
+    undeclared = sorted(set(table.claim_id[~table.kind.isin(claims.KINDS)]))
+    if undeclared:
+        raise ValueError(f"claims {undeclared} have no kind; allowed: {', '.join(claims.KINDS)} (build rows "
+                         "with sticky.claims.row)")
     return table
 
 

@@ -39,21 +39,13 @@ def _number(value) -> str:
     return f"{number:.3g}"
 
 
-UNDECLARED = "not declared yet"  # rows of chapters whose claims do not go through sticky.claims yet
-
-
 def _text(value) -> str:
     return "" if pd.isna(value) else html.escape(str(value))
 
 
-def kinds(rows: pd.DataFrame) -> pd.Series:
-    """Each row's kind of claim; rows written by the first edition's rules have none."""
-    return rows.kind.where(rows.kind.notna() & (rows.kind.astype(str) != ""), UNDECLARED)
-
-
 def counts_by_kind(rows: pd.DataFrame) -> pd.DataFrame:
     """Claims per kind and verdict. Design checks are listed but the headline never counts them."""
-    table = pd.crosstab(kinds(rows), rows.verdict).reindex(columns=list(scorecards.VERDICTS), fill_value=0)
+    table = pd.crosstab(rows.kind, rows.verdict).reindex(columns=list(scorecards.VERDICTS), fill_value=0)
     table = table.loc[:, (table > 0).any()] if len(table) else table
     return table.rename_axis(index="kind", columns=None)
 
@@ -71,12 +63,12 @@ def linked_table(rows: pd.DataFrame) -> str:
     head = "".join(f"<th>{c}</th>" for c in ("claim", "kind", "unit", "paper", "ours", "95% interval", "verdict",
                                              "track", "profile"))
     body = []
-    for r, kind in zip(rows.itertuples(), kinds(rows)):
+    for r in rows.itertuples():
         claim = (f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a> '
                  f'<small>(<a href="{r.page}#{html.escape(str(r.chapter))}-rules">rule</a>)</small>')
         interval = f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
         verdict = html.escape(r.verdict) + (f"<br><small>{_text(r.reason)}</small>" if _text(r.reason) else "")
-        cells = [claim, html.escape(kind), _text(r.unit), _number(r.paper_value), _number(r.our_value), interval,
+        cells = [claim, html.escape(r.kind), _text(r.unit), _number(r.paper_value), _number(r.our_value), interval,
                  verdict, html.escape(str(r.track)), html.escape(str(r.profile))]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -92,7 +84,7 @@ def csv_link(rows: pd.DataFrame) -> str:
 def verdict_chart(rows: pd.DataFrame):
     import altair as alt
 
-    counted = rows[kinds(rows) != "design check"]
+    counted = rows[rows.kind != "design check"]
     counts = counted.groupby(["chapter", "verdict"]).size().rename("claims").reset_index()
     reproduced = (counted.verdict == "reproduced").sum()
     title = f"{reproduced} of {len(counted)} claims reproduced (design checks not counted)"
@@ -100,5 +92,5 @@ def verdict_chart(rows: pd.DataFrame):
         y=alt.Y("chapter:N", title=None, sort=list(dict.fromkeys(rows.chapter))),
         x=alt.X("claims:Q", title="claims", axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("verdict:N", scale=alt.Scale(domain=list(scorecards.VERDICTS),
-                                                      range=["#2a9d8f", "#e9c46a", "#e76f51", "#adb5bd"])),
+                                                      range=["#2a9d8f", "#e76f51", "#adb5bd"])),
     ).properties(width=plots.WIDTH, height=40 + 30 * counts.chapter.nunique())
