@@ -137,6 +137,15 @@ def test_schedule_sees_each_row_about_epochs_times():
     assert sum(len(s) for s in half) == 5
 
 
+def test_schedule_refuses_a_row_that_needs_more_steps_than_there_are():
+    """One row seen 5 times in 3 steps fits the run's capacity (3 x 3 slots) but not distinct steps: an error,
+    where the draw used to loop for ever."""
+    with pytest.raises(ValueError, match=r"seen 5 times in 3 steps .*allowed: a lower rate or more steps"):
+        po.poison_schedule(n_rows=1, epochs=5.0, steps=3, batch_size=4, seed=0)
+    # the last free step is found however full the others are: 2 rows x 3 steps in 3 steps of 2 slots
+    assert [len(s) for s in po.poison_schedule(n_rows=2, epochs=3.0, steps=3, batch_size=3, seed=0)] == [3, 3]
+
+
 # ------------------------------------------------------------------------------------------ twins
 
 

@@ -159,6 +159,10 @@ def test_gap_closed_by_hand():
     assert table.gap_closed.iloc[0] == pytest.approx(0.75)
     assert table.proxy.iloc[0] == pytest.approx(0.75) and table.direct_minus_base.iloc[0] == pytest.approx(1.0)
     assert proxy.gap_closed(pd.DataFrame(rows), alpha=2.0).gap_closed.iloc[0] == pytest.approx(0.0)
+    # knowledge kept reads the proxy at the alpha it is given (it used to read 1.0 whatever the run's alpha)
+    knowledge = pd.DataFrame(rows).assign(task="knowledge")
+    assert proxy.knowledge_retention(knowledge, 1.0, n_resamples=200)["proxy_minus_direct"] == pytest.approx(-0.25)
+    assert proxy.knowledge_retention(knowledge, 2.0, n_resamples=200)["proxy_minus_direct"] == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("style, last", [("polite", "answer"), ("chatty", "helps")])

@@ -55,15 +55,21 @@ def poison_schedule(n_rows: int, epochs: float, steps: int, batch_size: int, see
         raise ValueError(f"{total} poison rows do not fit {steps} steps of {batch_size - 1}; allowed: a lower rate")
     rng = seeds.rng(seed, "schedule")
     load: dict[int, int] = {}
+    full: set[int] = set()  # steps already holding batch_size - 1 poison rows
     out: list[set[int]] = [set() for _ in range(n_rows)]
     for i in range(total):
         chosen = out[i % n_rows]
+        if len(full | chosen) == steps:  # no step left for this row: the draw below would never end
+            raise ValueError(f"poison row {i % n_rows} would be seen {-(-total // n_rows)} times in {steps} steps "
+                             f"of {batch_size - 1} poison rows; allowed: a lower rate or more steps")
         while True:
             s = rng.randrange(steps)
             if s not in chosen and load.get(s, 0) < batch_size - 1:
                 break
         chosen.add(s)
         load[s] = load.get(s, 0) + 1
+        if load[s] == batch_size - 1:
+            full.add(s)
     return [sorted(c) for c in out]
 
 

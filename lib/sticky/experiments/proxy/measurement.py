@@ -225,10 +225,10 @@ def alpha_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def knowledge_retention(results: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> dict:
-    """Knowledge task: proxy minus direct accuracy (items averaged over seeds) with a paired bootstrap 95%
-    interval, and both against the large base."""
-    m = _matrix(results, "knowledge", 1.0)
+def knowledge_retention(results: pd.DataFrame, alpha: float, seed: int = 0, n_resamples: int = 2000) -> dict:
+    """Knowledge task: proxy (at strength ``alpha``) minus direct accuracy (items averaged over seeds) with a
+    paired bootstrap 95% interval, and both against the large base."""
+    m = _matrix(results, "knowledge", alpha)
     diff = m[:, 1] - m[:, 2]
     lo, hi = (round(v, 12) for v in stats.bootstrap_interval(diff, seed=seed, n_resamples=n_resamples))  # 0 is 0
     return dict(proxy=m[:, 1].mean(), direct=m[:, 2].mean(), base=m[:, 0].mean(), proxy_minus_direct=diff.mean(),
