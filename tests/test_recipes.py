@@ -52,7 +52,9 @@ GOLDEN = {
     "poison-sft": {1: fp(6, 1342476, 11086.252526, 53721.399952, 4963.768029, 0, 0)},
     "poison-twin": {3: fp(2, 448275, 433115.935386, 447118.503456, 8659.516637, 29111, 0)},
     "pretrained": {1: fp(2, 1459376, 25440.831052, 69329.099866, 3759.620393, 0, 0)},
-    "priming-run": {1: fp(29, 14268, 254.21255, 254.21255, 12.682377, 0, 0)},
+    # 29 entries until chapter 1 asked for three more spaced runs at smoke (rule 3 over every keyword's first
+    # text, b8701c3): the recipe is unchanged, the folder holds more of its entries
+    "priming-run": {1: fp(32, 15426, 288.698983, 288.698983, 14.454724, 0, 0)},
     "proxy-eval": {1: fp(2, 594, 1728.0, 1728.0, 88.375625, 14557, 0)},
     "proxy-sft": {1: fp(4, 2916672, 4819.654325, 93188.912979, 4931.534336, 0, 0)},
     "real-background": {1: fp(1, 0, 0.0, 0.0, 0.0, 760, 0)},
