@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sticky import hooks
+from sticky import claims, hooks
 from sticky.experiments import synthesis as sy
 from toys import tiny_model, toy_tokenizer
 
@@ -139,9 +139,17 @@ def test_selectivity_causal_mitigation_and_answer_rules():
     assert sy.verdict_mitigation(e(-0.1, 0.1)) == "stops priming only"
     assert sy.verdict_mitigation(e(0.1, -0.1)) == "stops the poison only"
     assert sy.verdict_mitigation(e(0.1, 0.1)) == "stops neither"
-    assert sy.answer("follows the prior", "mixed") == "yes"
-    assert sy.answer("flat", "supported") == "no"
-    assert sy.answer("flat", "mixed") == "undecided"
+    assert sy.answer_v1("follows the prior", "mixed") == "yes"
+    assert sy.answer_v1("flat", "supported") == "no"
+    assert sy.answer_v1("flat", "mixed") == "undecided"
+    # the answer reads the framework's rows: a trend must leave ±0.3 to say yes, flatness must lie inside it
+    prior = lambda low, high: claims.row(sy.PRIOR_FLAT, (low + high) / 2, low, high)
+    selective, unsure = claims.row(sy.GRADIENT_SELECTIVE, 0.3, 0.2, 0.4, 2), claims.row(sy.GRADIENT_SELECTIVE, 0.1,
+                                                                                        -0.1, 0.3, 2)
+    assert sy.answer(prior(-0.9, -0.4), unsure) == "yes"
+    assert sy.answer(prior(-0.2, 0.2), selective) == "no" and sy.answer(prior(0.4, 0.9), selective) == "no"
+    assert sy.answer(prior(-0.2, 0.2), unsure) == "undecided"
+    assert sy.answer(prior(-0.6, 0.1), selective) == "undecided"  # v1 called this interval flat, so 'no'
 
 
 def _dos_outcomes(pre, standard, anti) -> pd.DataFrame:

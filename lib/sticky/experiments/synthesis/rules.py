@@ -137,9 +137,24 @@ def verdict_depth(lower: pd.DataFrame, min_gap: float = MIN_GAP) -> str:
     return "mixed"
 
 
-def answer(prior: str, selectivity: str) -> str:
-    """The verdict on the seed's question from rules 1 and 2: 'yes' if survival follows the prior; 'no' if it is
-    flat (or rises) in the prior while alignment's gradient is selective; 'undecided' otherwise."""
+def answer(prior: dict, selectivity: dict) -> str:
+    """The verdict on the seed's question from the scorecard rows of rules 1 and 2 (``prior_row``,
+    ``selectivity_row``): 'yes' if survival falls with the prior (rule 1's null refuted, the interval below 0
+    and leaving ±0.3); 'no' if it does not fall (flat inside ±0.3, or refuted by an interval above 0) while
+    alignment's gradient is selective (rule 2 reproduced); 'undecided' otherwise."""
+    falls = prior["verdict"] == "not reproduced" and prior["ci_high"] < 0
+    does_not_fall = prior["verdict"] == "reproduced" or (prior["verdict"] == "not reproduced" and prior["ci_low"] > 0)
+    if falls:
+        return "yes"
+    if does_not_fall and selectivity["verdict"] == "reproduced":
+        return "no"
+    return "undecided"
+
+
+def answer_v1(prior: str, selectivity: str) -> str:
+    """The first edition's answer, from rule 1's and rule 2's v1 statuses (kept beside the new one): 'yes' if
+    survival follows the prior; 'no' if flat (any interval holding 0) or rising while the gradient is
+    'supported'; 'undecided' otherwise."""
     if prior == "follows the prior":
         return "yes"
     if prior in ("flat", "rises with the prior") and selectivity == "supported":
