@@ -40,6 +40,35 @@ def test_bootstrap_covers_mean_and_is_seeded():
     assert stats.bootstrap_interval(values) == (low, high)
 
 
+def test_jackknife_t_is_the_t_interval_for_a_mean():
+    # 1, 2, 3, 4: mean 2.5, sd sqrt(5/3), se sqrt(5/12); t(3) at 97.5% = 3.182446
+    est, low, high, df = stats.jackknife_t(np.mean, np.array([1.0, 2, 3, 4]), units=np.arange(4))
+    half = 3.182446 * math.sqrt(5 / 12)
+    assert (est, df) == (2.5, 3) and (low, high) == (pytest.approx(2.5 - half), pytest.approx(2.5 + half))
+    # whole units leave together: two rows of unit 0 count once
+    est, low, high, df = stats.jackknife_t(np.mean, np.array([1.0, 1, 2, 3, 4]), units=np.array([0, 0, 1, 2, 3]))
+    assert df == 3
+    with pytest.raises(ValueError, match="allowed: one unit label per row"):
+        stats.jackknife_t(np.mean, np.ones(3), units=np.arange(2))
+
+
+def test_jackknife_t_covers_a_ratio_at_six_units_where_the_percentile_bootstrap_does_not():
+    """Chapter 1's mitigation statistic, 1 - mean(y) / mean(x) over 6 keywords with a true reduction of 0.6:
+    the jackknife t interval holds the truth in at least 92% of draws, the percentile bootstrap in fewer."""
+    reduction = lambda x, y: 1 - np.mean(y) / np.mean(x)
+    rng = np.random.default_rng(1)
+    hits = {"jackknife": 0, "bootstrap": 0}
+    draws = 300
+    for i in range(draws):
+        x = rng.normal(2.0, 0.8, 6)
+        y = 0.4 * x + rng.normal(0, 0.4, 6)
+        _, low, high, _ = stats.jackknife_t(reduction, x, y, units=np.arange(6))
+        hits["jackknife"] += low <= 0.6 <= high
+        _, low, high = stats.bootstrap(x, y, reduction, n_resamples=300, seed=i)
+        hits["bootstrap"] += low <= 0.6 <= high
+    assert hits["jackknife"] / draws >= 0.92 and hits["bootstrap"] < hits["jackknife"]
+
+
 def test_log10_span():
     assert stats.log10_span([1e-5, 1e-3, 0.1]) == pytest.approx(4.0)
     with pytest.raises(ValueError):

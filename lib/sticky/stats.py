@@ -139,6 +139,30 @@ def cluster_bootstrap(statistic: Callable[..., float], *columns, units, confiden
     return estimate, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
+def jackknife_t(statistic: Callable[..., float], *columns, units,
+                confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """(estimate, low, high, df): ``statistic(*columns)`` with a t interval (df = units - 1) on the jackknife's
+    standard error over whole units (leave one unit out; pseudo-values n theta - (n - 1) theta_-i). For the
+    few units a claim sometimes has (5-8 keywords), where a percentile bootstrap covers too little (about 85%
+    for a nominal 95% at 6 units, ``tests/test_stats.py``); for a mean it is exactly the t interval."""
+    from scipy import stats as sstats
+
+    columns = [np.asarray(c) for c in columns]
+    units = np.asarray(units)
+    if any(len(c) != len(units) for c in columns):
+        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
+                         "allowed: one unit label per row")
+    estimate = float(statistic(*columns))
+    labels = list(dict.fromkeys(units.tolist()))
+    n = len(labels)
+    if n < 2 or not np.isfinite(estimate):
+        return estimate, float("nan"), float("nan"), max(n - 1, 0)
+    left_out = np.array([float(statistic(*(c[units != u] for c in columns))) for u in labels])
+    pseudo = n * estimate - (n - 1) * left_out
+    half = float(sstats.t.ppf(0.5 + confidence / 2, n - 1) * pseudo.std(ddof=1) / np.sqrt(n))
+    return estimate, estimate - half, estimate + half, n - 1
+
+
 def bootstrap(x, y, statistic: Callable[[np.ndarray, np.ndarray], float], confidence: float = 0.95,
               n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """(estimate, low, high): ``statistic(x, y)`` and its percentile bootstrap interval over resampled pairs
