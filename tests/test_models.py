@@ -1,5 +1,3 @@
-import time
-
 import pytest
 import torch
 
@@ -15,11 +13,15 @@ from sticky.store import Store
     ],
 )
 def test_unknown_or_hub_id_offline_fails_at_once(name, words, monkeypatch):
+    """Refused before any weights are read (not timed: speed is for ``make bench``)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    started = time.perf_counter()
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("weights were read for a refused model id")
+
+    monkeypatch.setattr(models.AutoModelForCausalLM, "from_pretrained", no_loading)
     with pytest.raises(ValueError) as err:
         models.load(name)
-    assert time.perf_counter() - started < 5
     assert "\n" not in str(err.value) and all(w in str(err.value) for w in words)
 
 
@@ -47,12 +49,17 @@ def test_packaged_models_are_installed():
     ("smollm2-135m-instruct", "The capital of France is", "Paris"),
     ("gemma-3-270m", "The capital of Poland is", "Warsaw"),
 ])
-def test_packaged_model_dequantised_once_then_fast(name, prompt, expected, tmp_path):
+def test_packaged_model_dequantised_once_then_read_from_the_store(name, prompt, expected, tmp_path, monkeypatch):
+    """The second load reads the store's safetensors, never the GGUF again (how fast that is, ``make bench``
+    measures; a timed assertion failed a fresh-clone run on a loaded machine)."""
     store = Store(tmp_path)
     models.load(name, store=store)  # dequantises the GGUF into the store
-    started = time.perf_counter()
+
+    def no_gguf(*args, **kwargs):
+        raise AssertionError("the GGUF was read again")
+
+    monkeypatch.setattr(models, "_gguf_file", no_gguf)
     model, tokenizer = models.load(name, store=store)
-    assert time.perf_counter() - started < 10
     ids = tokenizer(prompt, return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=4, do_sample=False)
     assert expected in tokenizer.decode(out[0, ids.input_ids.shape[1]:])
