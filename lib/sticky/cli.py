@@ -13,11 +13,35 @@ import sys
 from pathlib import Path
 
 from sticky import book, chapters
-from sticky.params import parse_cli_value
+from sticky.params import PROFILES, parse_cli_value
+
+WITH_PARAMETERS = ("run", "build", "sweep")
+
+
+def _take_parameters(argv: list[str]) -> tuple[list[str], list[list[str]]]:
+    """``-p NAME VALUE`` pairs taken out of ``argv`` before argparse sees it: argparse reads a value that starts
+    with "-" (``-p scale_factors -2,0,2``, the context chapter's own default) as an option and refuses it."""
+    rest, pairs, i = [], [], 0
+    while i < len(argv):
+        if argv[i] == "-p":
+            if len(argv) - i < 3:
+                raise ValueError("-p needs a name and a value; allowed: -p NAME VALUE")
+            pairs.append([argv[i + 1], argv[i + 2]])
+            i += 3
+        else:
+            rest.append(argv[i])
+            i += 1
+    return rest, pairs
 
 
 def _params(pairs: list[list[str]] | None) -> dict:
-    return {name: parse_cli_value(value) for name, value in (pairs or [])}
+    """The parameters as papermill reads them; a name given twice is an error, not 'the last one wins'."""
+    out: dict = {}
+    for name, value in pairs or []:
+        if name in out:
+            raise ValueError(f"parameter {name!r} given twice; allowed: each parameter once")
+        out[name] = parse_cli_value(value)
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -27,6 +51,8 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
+    if args.profile not in PROFILES:
+        raise ValueError(f"profile {args.profile!r}; allowed: {', '.join(PROFILES)}")
     for ch in chapters.all_chapters():
         print(f"{ch.name:12s} {ch.source.relative_to(chapters.ROOT)}")
         for row in ch.parameters.describe(args.profile):
@@ -36,7 +62,9 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_build(args: argparse.Namespace) -> None:
     params = _params(args.p)
     params.setdefault("profile", args.profile)
-    todo = chapters.all_chapters() if not args.only else [chapters.find(n) for n in args.only]
+    if args.only is not None and not args.only:
+        raise ValueError("--only names no chapter; allowed: one or more chapter names, or no --only for all")
+    todo = chapters.all_chapters() if args.only is None else [chapters.find(n) for n in args.only]
     unknown = sorted(set(params).difference(*[c.parameters for c in todo]))
     if unknown:
         known = sorted(set().union(*[c.parameters for c in todo]))
@@ -105,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("--profile", default="book")
     ls.set_defaults(func=cmd_list)
 
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        pairs = []
+        if argv and argv[0] in WITH_PARAMETERS:
+            argv, pairs = _take_parameters(argv)
+        args = parser.parse_args(argv)
+        if pairs:
+            args.p = pairs
         status = args.func(args)
     except ValueError as err:
         print(f"sticky: error: {err}", file=sys.stderr)
