@@ -57,6 +57,19 @@ def test_a_parameter_without_its_value_is_one_line(capsys):
     assert capsys.readouterr().err.strip() == "sticky: error: -p needs a name and a value; allowed: -p NAME VALUE"
 
 
+@pytest.mark.parametrize("text", ["<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> other\n", "[1, 2]", '{"intro": 5}'])
+def test_a_damaged_timings_file_is_named_before_any_work(text, tmp_path, monkeypatch, capsys):
+    from sticky import chapters
+
+    timings = tmp_path / "timings.json"
+    timings.write_text(text)
+    monkeypatch.setattr(chapters, "TIMINGS", timings)
+    assert cli.main(["run", "intro", "-o", str(tmp_path / "out" / "executed.ipynb")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and f"timings file {timings}" in line and "allowed" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["timings.json"] and timings.read_text() == text
+
+
 def test_unwritable_cache_dir_fails_before_any_work(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -76,6 +76,7 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     """
     chapter.validate(params)  # bad input fails here, before a kernel starts
     Store()  # and so does a cache folder that cannot be written
+    read_timings()  # and a timings file that a run could not update
     import jupytext
     import nbformat
     import papermill
@@ -122,10 +123,26 @@ def _cache_entries() -> int:
     return sum(1 for _ in default_root().glob("*/*/MANIFEST.json"))
 
 
+def read_timings() -> dict:
+    """The measured run times (``TIMINGS``; empty when there is none yet). A file that is not what runs write
+    (a merge left conflict markers in it, say) is an error naming it, not a JSONDecodeError in every chapter."""
+    if not TIMINGS.exists():
+        return {}
+    try:
+        timings = json.loads(TIMINGS.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"timings file {TIMINGS} cannot be read ({err}); allowed: the JSON object that runs "
+                         "write (git checkout it, or delete it to measure again)") from None
+    if not (isinstance(timings, dict) and all(isinstance(v, dict) for v in timings.values())):
+        raise ValueError(f"timings file {TIMINGS} is not a JSON object of chapters; allowed: the JSON object "
+                         "that runs write (git checkout it, or delete it to measure again)")
+    return timings
+
+
 def _record_timing(name: str, profile: str, cache: str, seconds: float, cpus: int) -> None:
     """Keep the last wall time of ``name`` at ``profile``, separately for runs that built cache entries
     (trained or measured) and runs that found everything cached."""
-    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    timings = read_timings()
     timings.setdefault(name, {}).setdefault(profile, {})[cache] = {"seconds": seconds, "cpus": cpus}
     tmp = TIMINGS.with_name(f".{TIMINGS.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
@@ -142,7 +159,7 @@ def _duration(seconds: float) -> str:
 def rerun_box(name: str) -> str:
     """MyST for the box atop a chapter: how to re-run it, its parameters, and how long it took."""
     chapter = find(name)
-    timings = json.loads(TIMINGS.read_text()).get(chapter.name, {}) if TIMINGS.exists() else {}
+    timings = read_timings().get(chapter.name, {})
     took = "; ".join(
         f"`{profile}` " + ", ".join(
             f"{_duration(t['seconds'])} on {t['cpus']} CPU{'s' if t['cpus'] != 1 else ''} {CACHE_WORDS[cache]}"
