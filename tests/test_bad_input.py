@@ -88,6 +88,23 @@ def test_missing_packaged_model_is_one_line(monkeypatch, tmp_path):
     assert not list(tmp_path.glob("dequantised/*")), "no entry is started for a model that is not there"
 
 
+@pytest.mark.parametrize("manifest", ["null", '{"result.json": 5}', "{}", '{"result.json": {"size": "1"}}'])
+def test_a_manifest_of_another_shape_is_corrupt_and_rebuilt(manifest, tmp_path):
+    store = Store(tmp_path)
+    store.json(METRIC, {"seed": 0}, lambda: {"acc": 0.5})
+    entry = next((tmp_path / METRIC.step).iterdir())
+    (entry / "MANIFEST.json").write_text(manifest)
+    if manifest == "{}":
+        (entry / "result.json").unlink()  # an empty manifest over no files was trusted
+    assert not store.is_complete(entry)
+    assert store.json(METRIC, {"seed": 0}, lambda: {"acc": 0.25}) == {"acc": 0.25}
+
+
+def test_a_build_that_writes_nothing_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="recipe 'test-metric' wrote no file"):
+        Store(tmp_path).cached(METRIC, {"seed": 1}, lambda folder: None)
+
+
 def test_corrupt_cache_entry_is_rebuilt_not_trusted(tmp_path):
     store = Store(tmp_path)
     entry = store.json(METRIC, {"seed": 0}, lambda: {"acc": 0.5})

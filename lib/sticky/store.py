@@ -95,10 +95,16 @@ class Store:
         return self.root / step / key
 
     def is_complete(self, folder: Path) -> bool:
-        """True when ``folder`` has a manifest and every file matches it in size and hash."""
+        """True when ``folder`` has a manifest and every file matches it in size and hash. A manifest of another
+        shape (``null``, a number where a size belongs) or one that lists no file is corrupt too: every build
+        writes at least one file."""
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
         except (OSError, ValueError):
+            return False
+        if not (isinstance(manifest, dict) and manifest and all(
+                isinstance(m, dict) and isinstance(m.get("size"), int) and isinstance(m.get("sha256"), str)
+                for m in manifest.values())):
             return False
         present = {str(p.relative_to(folder)) for p in _files(folder)}
         if present != set(manifest):
@@ -148,6 +154,8 @@ class Store:
                 str(p.relative_to(tmp)): {"size": p.stat().st_size, "sha256": _sha256(p)}
                 for p in _files(tmp)
             }
+            if not manifest:
+                raise ValueError(f"recipe {recipe.step!r} wrote no file; allowed: a build that writes its results")
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
             try:
                 os.rename(tmp, final)
