@@ -39,3 +39,20 @@ def test_killed_pretraining_resumes_to_the_same_model(tmp_path):
     assert resumed.history.loss.tolist() == straight.history.loss.tolist()
     for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_temporary_notebooks_of_dead_runs_are_removed_and_a_live_runs_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sticky import chapters
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    names = [f".00_intro.partial-{dead}.ipynb", f".00_intro.source-{dead}.ipynb", ".00_intro.partial.ipynb",
+             f".00_intro.partial-{os.getpid()}.ipynb", f".01_priming.partial-{dead}.ipynb"]
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    chapters._remove_stale_partials(tmp_path / "00_intro.ipynb")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[3:])

@@ -100,3 +100,23 @@ def test_cache_path_that_is_a_file_is_one_line(tmp_path):
     with pytest.raises(ValueError) as err:
         Store(blocker / "cache")
     assert "STICKY_CACHE" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_debris_of_killed_builds_is_removed_and_live_builds_are_left_alone(tmp_path):
+    """A build killed with -9 leaves its .tmp folder; the next build in that step removes it, unless the pid
+    that named it is still running. Checkpoints (.work-*) stay: they resume the killed build."""
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    store = Store(tmp_path)
+    step = tmp_path / STEP.step
+    step.mkdir()
+    killed, live = step / f".tmp-abc-{dead_pid}-x1", step / f".tmp-abc-{os.getpid()}-x2"
+    work, corrupt = step / ".work-abc", step / ".corrupt-abc-1234"
+    for folder in (killed, live, work, corrupt):
+        folder.mkdir()
+    store.json(STEP, {"a": 1}, lambda: {"v": 1})
+    assert not killed.exists() and not corrupt.exists() and live.exists() and work.exists()

@@ -84,8 +84,10 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     output = Path(output or chapter.executed)
     output.parent.mkdir(parents=True, exist_ok=True)
     notebook = jupytext.read(chapter.source)
-    source = output.with_name(f".{output.stem}.source.ipynb")
-    partial = output.with_name(f".{output.stem}.partial.ipynb")
+    _remove_stale_partials(output)
+    # named by this process: two runs of one chapter never share them
+    source = output.with_name(f".{output.stem}.source-{os.getpid()}.ipynb")
+    partial = output.with_name(f".{output.stem}.partial-{os.getpid()}.ipynb")
     nbformat.write(notebook, source)
     entries_before = _cache_entries()
     started = time.perf_counter()
@@ -116,6 +118,19 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
         cache = "built" if _cache_entries() > entries_before else "reused"
         _record_timing(chapter.name, params.get("profile", "book"), cache, seconds, cpus)
     return output
+
+
+def _remove_stale_partials(output: Path) -> None:
+    """The temporary notebooks next to ``output`` of runs whose process is gone (a failed run's partial notebook
+    stays until the next run of the chapter, to be read; one that is still running keeps its own)."""
+    from sticky.store import process_alive
+
+    for path in output.parent.glob(f".{output.stem}.*-*.ipynb"):
+        pid = path.stem.rsplit("-", 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+    for kind in ("partial", "source"):  # the names from before runs had their pid
+        output.with_name(f".{output.stem}.{kind}.ipynb").unlink(missing_ok=True)
 
 
 def _cache_entries() -> int:

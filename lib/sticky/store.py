@@ -72,6 +72,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a temporary path named by its pid is still in use)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def _remove_debris(folder: Path) -> None:
+    """The temporary folders (``.tmp-<key>-<pid>-*``) and discarded entries (``.corrupt-*``) of builds whose
+    process is gone: a build killed with -9 never reaches its clean-up, and its debris stayed for ever. Folders
+    of a live process, and ``.work-<key>`` checkpoints (they resume a killed build), are kept."""
+    for path in folder.glob(".tmp-*"):
+        parts = path.name.split("-")
+        if len(parts) >= 4 and parts[2].isdigit() and not process_alive(int(parts[2])):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in folder.glob(".corrupt-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
@@ -142,7 +165,8 @@ class Store:
                 return final
             self._discard(final)  # corrupt or partial: never trusted, rebuilt below
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key}-"))
+        _remove_debris(final.parent)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key}-{os.getpid()}-"))
         work = final.with_name(f".work-{key}")
         try:
             if resumable:
