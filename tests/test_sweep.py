@@ -11,7 +11,11 @@ def test_grid_parsing_and_points():
     assert grid == {"seed": [0, 1], "model": ["micro-s", "micro-m"]}
     todo = sweep.points(grid, {"profile": "smoke"})
     assert len(todo) == 4 and todo[1] == {"profile": "smoke", "seed": 0, "model": "micro-m"}
-    assert sweep.point_name(todo[1], grid) == "seed=0,model=micro-m"
+    assert sweep.point_name(todo[1], grid).startswith("seed=0,model=micro-m-")
+    # every parameter is in the name: the same grid at another profile is another point, never a stale one
+    book = sweep.points(grid, {"profile": "book"})[1]
+    assert sweep.point_name(book, grid) != sweep.point_name(todo[1], grid)
+    assert sweep.point_name(dict(reversed(list(todo[1].items()))), grid) == sweep.point_name(todo[1], grid)
     with pytest.raises(ValueError, match="NAME=V1,V2"):
         sweep.parse_grid(["seed"])
 
@@ -25,15 +29,16 @@ def test_bad_point_fails_before_any_point_runs():
 def test_sweep_runs_points_reports_failures_and_skips_finished_ones():
     grid = {"device": ["cpu", "cuda"]}  # no CUDA here: that point fails when it trains, the other finishes
     fixed = {"profile": "smoke", "pretrain_steps": 4}
+    cpu, cuda = (sweep.point_name(p, grid) for p in sweep.points(grid, fixed))
     merged, errors = sweep.sweep("intro", grid, fixed)
-    assert list(errors) == ["device=cuda"] and "CUDA" in errors["device=cuda"]
+    assert list(errors) == [cuda] and "CUDA" in errors[cuda]
     assert merged.empty  # the intro makes no claims, so no scorecard rows
-    done = sweep.chapters.BUILD / "sweeps" / "intro" / "device=cpu" / "executed.ipynb"
-    assert not (done.parent.parent / "device=cuda" / "executed.ipynb").exists()
+    done = sweep.chapters.BUILD / "sweeps" / "intro" / cpu / "executed.ipynb"
+    assert not (done.parent.parent / cuda / "executed.ipynb").exists()
     stamp = done.stat().st_mtime_ns
     _, errors_again = sweep.sweep("intro", grid, fixed)
     assert done.stat().st_mtime_ns == stamp, "a finished point is not run again"
-    assert list(errors_again) == ["device=cuda"]
+    assert list(errors_again) == [cuda]
 
 def test_merged_scorecard_adds_each_points_values(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep.chapters, "BUILD", tmp_path)

@@ -2,14 +2,18 @@
 
 Each point is a Ray task (a local Ray runtime by default, a cluster when an address is given). Points share
 the store, so what one trains the others reuse; each writes its executed notebook and figures under
-``_build/sweeps/<chapter>/<point>/``. A point whose notebook exists finished (``chapters.execute`` renames it
-into place only on success) and is skipped on a re-run. A failing point is reported with its error while
-the others finish. The points' scorecard rows are merged into ``_build/sweeps/<chapter>/scorecard.csv``.
+``_build/sweeps/<chapter>/<point>/``, the point named by its grid values and a hash of every parameter it runs
+with. A point whose notebook exists finished (``chapters.execute`` renames it into place only on success) and
+is skipped on a re-run with the same parameters; other fixed parameters make other points. A failing point
+is reported with its error while the others finish. The points' scorecard rows are merged into
+``_build/sweeps/<chapter>/scorecard.csv``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -37,8 +41,12 @@ def points(grid: dict[str, list], fixed: dict) -> list[dict]:
 
 
 def point_name(params: dict, grid: dict[str, list]) -> str:
-    """A folder name saying which grid values the point has: ``seed=1,model=micro-s``."""
-    return ",".join(f"{k}={params[k]}" for k in grid).replace("/", "_")
+    """The point's folder name: its grid values, readable, then a hash of every parameter it runs with
+    (``seed=1,model=micro-s-3f2a9c1e``). Named by the grid values alone, a sweep at another profile found the
+    first sweep's notebook and served it as its own."""
+    label = ",".join(f"{k}={params[k]}" for k in grid).replace("/", "_")
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{label}-{digest}"
 
 
 def _run_point(chapter_name: str, params: dict, folder: str) -> dict:
