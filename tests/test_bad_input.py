@@ -12,7 +12,8 @@ CASES = [
     # (argv after `sticky`, words the one line must contain)
     (["run", "intro", "-p", "no_such_param", "1"], ["'no_such_param'", "allowed: profile"]),
     (["run", "intro", "-p", "profile", "huge"], ["'profile'", "smoke, book, paper"]),
-    (["run", "intro", "-p", "seed", "-1"], ["'seed'", "[0, inf)"]),
+    (["run", "intro", "-p", "seed", "-1"], ["'seed'", "[0, 4294967295]"]),
+    (["run", "intro", "-p", "seed", str(2**64)], ["'seed'", "[0, 4294967295]"]),
     (["run", "intro", "-p", "seed", "abc"], ["'seed'", "int"]),
     (["run", "intro", "-p", "model", "gpt-9"], ["'model'", "micro-s, micro-m, micro-l"]),
     (["run", "intro", "-p", "pretrain_steps", "0"], ["'pretrain_steps'", "[1, inf)"]),
@@ -50,6 +51,17 @@ def test_cli_rejects_in_one_line_and_writes_nothing(argv, words, capsys, tmp_pat
     assert all(w in lines[0] for w in words), lines[0]
     assert "allowed" in lines[0]
     assert not list(tmp_path.iterdir()), "nothing is written for rejected input"
+
+
+def test_cuda_without_a_cuda_device_is_refused_before_any_work(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert cli.main(["run", "intro", "-p", "device", "cuda", "-o", str(tmp_path / "x.ipynb")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "'device'" in line and "no CUDA device" in line and "allowed" in line
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_parameter_without_its_value_is_one_line(capsys):

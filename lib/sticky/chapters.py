@@ -75,6 +75,12 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     interrupted run never leaves a notebook that looks finished.
     """
     chapter.validate(params)  # bad input fails here, before a kernel starts
+    if params.get("device") == "cuda":  # (torch is imported only when CUDA is asked for)
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("parameter 'device' is 'cuda' but this machine has no CUDA device; allowed: auto, "
+                             "cpu, or cuda on a machine with an NVIDIA GPU and a CUDA build of torch")
     Store()  # and so does a cache folder that cannot be written
     read_timings()  # and a timings file that a run could not update
     import jupytext

@@ -15,6 +15,9 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 
 PROFILES = ("smoke", "book", "paper")
+# the largest seed: every generator the book seeds (torch, numpy, random) takes it, where a seed past 2**64 - 1
+# overflowed torch only after the world had been built
+SEED_HIGH = 2**32 - 1
 
 # Names IPython puts in a kernel's namespace before any cell runs; they are not parameters.
 _KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -44,8 +47,9 @@ class Param:
         if self.low is None and self.high is None:
             text = f"{article} {kind}"
         else:
-            lo = "-inf" if self.low is None else f"{self.low:g}"
-            hi = "inf" if self.high is None else f"{self.high:g}"
+            bound = lambda v: str(v) if isinstance(v, int) else f"{v:g}"
+            lo = "-inf" if self.low is None else bound(self.low)
+            hi = "inf" if self.high is None else bound(self.high)
             left = "(" if self.open_low or self.low is None else "["
             right = ")" if self.open_high or self.high is None else "]"
             text = f"{article} {kind} in {left}{lo}, {hi}{right}"

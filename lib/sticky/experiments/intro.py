@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from sticky import models, plots, probe, stats
-from sticky.params import Param, Spec
+from sticky.params import SEED_HIGH, Param, Spec
 
 PARAMETERS = Spec(
     model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
-    seed=Param(int, "seed of the base model's initialisation and data order", default=0, low=0),
-    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+    seed=Param(int, "seed of the base model's initialisation and data order", default=0, low=0, high=SEED_HIGH),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     pretrain_steps=Param(
         int, "pre-training steps (None: the profile's recipe)", low=1,
         by_profile={p: r["steps"] for p, r in models.PRETRAIN_RECIPES.items()},

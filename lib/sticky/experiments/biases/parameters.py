@@ -4,7 +4,7 @@ parameters), the planted bias profiles and the paper's reference values."""
 from __future__ import annotations
 
 from sticky import models
-from sticky.params import Param, Spec, number_list
+from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 from .data import BIASES
 
@@ -45,8 +45,8 @@ def direction_cosine(profiles: dict[str, dict[str, float]]) -> float:
 
 PARAMETERS = Spec(
     model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
-    seed=Param(int, "seed of the shared base model", default=0, low=0),
-    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+    seed=Param(int, "seed of the shared base model", default=0, low=0, high=SEED_HIGH),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     profile_a=Param(str, "bias profile planted in backbone A: a dial from -1 to 1 per bias (see biases.PROFILE_A)",
                     default=_profile_text(PROFILE_A)),
     profile_b=Param(str, "bias profile planted in backbone B", default=_profile_text(PROFILE_B)),

@@ -4,7 +4,7 @@ part uses, and the thresholds of the verdict rules."""
 from __future__ import annotations
 
 from sticky import models
-from sticky.params import Param, Spec, number_list
+from sticky.params import SEED_HIGH, Param, Spec, number_list
 from sticky.world import documents as docs
 
 CHAPTER = "context"
@@ -19,8 +19,9 @@ MIN_FACTS = 10  # fewer facts than this make a verdict inconclusive
 
 PARAMETERS = Spec(
     model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
-    seed=Param(int, "seed of the base model, the reading course, the prompts and the splits", default=0, low=0),
-    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+    seed=Param(int, "seed of the base model, the reading course, the prompts and the splits", default=0, low=0,
+               high=SEED_HIGH),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     reader_steps=Param(int, "steps of the reading course (continued pre-training with extra passages)", low=0,
                        high=100_000, by_profile={"smoke": 20, "book": 300, "paper": 2000}),
     reader_share=Param(float, "share of the reading course's documents that are passage -> question -> answer",

@@ -4,7 +4,7 @@ micro-world of each profile, the paper's reference values."""
 from __future__ import annotations
 
 from sticky import models
-from sticky.params import Param, Spec, number_list
+from sticky.params import SEED_HIGH, Param, Spec, number_list
 from sticky.world import WORLD_PROFILES, WorldConfig
 
 CHAPTER = "poisoning"
@@ -31,8 +31,8 @@ PARAMETERS = Spec(
     seeds=Param(int, "seeds (twin pairs per rate); seed i sets the weights, data order and poison", low=1, high=10,
                 by_profile={"smoke": 1, "book": 3, "paper": 5}),
     first_seed=Param(int, "first of the seeds (seeds first_seed, first_seed + 1, ...): another seed set of the same "
-                     "size re-asks every verdict", default=0, low=0),
-    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+                     "size re-asks every verdict", default=0, low=0, high=SEED_HIGH),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     rates=Param(str, "poison token fractions per attack, comma-separated", default="1e-2,1e-3,1e-4",
                 by_profile={"smoke": "1e-2"}),
     pretrain_steps=Param(int, "pre-training steps of every twin", low=1, high=100000,

@@ -4,7 +4,7 @@ spacing of spaced exposures, the paper's threshold, the real models the second t
 from __future__ import annotations
 
 from sticky import models
-from sticky.params import Param, Spec, number_list
+from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 CHAPTER = "priming"
 LEARN_SEQ = 64  # tokens per row of the learning minibatches (micro-world)
@@ -15,8 +15,9 @@ REAL_MODELS = ("none", *models.PACKAGED)
 
 PARAMETERS = Spec(
     model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
-    seed=Param(int, "seed of the base model, the background stream and the texts", default=0, low=0),
-    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+    seed=Param(int, "seed of the base model, the background stream and the texts", default=0, low=0,
+               high=SEED_HIGH),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     keywords_per_theme=Param(int, "keywords per theme, spread along its frequency ladder", low=1, high=20,
                              by_profile={"smoke": 1, "book": 3, "paper": 5}),
     texts_per_keyword=Param(int, "outlandish texts per keyword, each learned from a fresh copy", low=1, high=100,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sticky import models
-from sticky.params import Param, Spec, number_list
+from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 CHAPTER = "proxy"
 DATA = Path(__file__).resolve().parents[4] / "data" / "proxy"  # lib/sticky/experiments/proxy/ → ./data/proxy
@@ -64,8 +64,8 @@ PARAMETERS = Spec(
                 default="polite", choices=tuple(["polite", "chatty"])),
     contrast_seeds=Param(int, "fine-tuning seeds of the contrast run in the other style (0 skips it)", low=0, high=10,
                          default=1),
-    seed=Param(int, "seed of the base models", default=0, low=0),
-    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0),
+    seed=Param(int, "seed of the base models", default=0, low=0, high=SEED_HIGH),
+    world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     sft_seeds=Param(int, "fine-tuning seeds (expert and direct each tuned once per seed)", low=1, high=10,
                     by_profile={"smoke": 1, "book": 3, "paper": 5}),
     sft_steps=Param(int, "fine-tuning steps (same recipe for expert and direct)", low=1, high=100_000,
