@@ -64,6 +64,18 @@ def test_cuda_without_a_cuda_device_is_refused_before_any_work(capsys, tmp_path)
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("where", ["-o", "STICKY_FIGURES"])
+def test_an_output_folder_that_cannot_be_written_is_one_line(where, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "x.ipynb" if where == "-o" else tmp_path / "out" / "x.ipynb"
+    if where == "STICKY_FIGURES":
+        monkeypatch.setenv("STICKY_FIGURES", str(blocker / "figures"))
+    assert cli.main(["run", "intro", "-o", str(out)]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and str(blocker) in line and "not writable" in line and "allowed" in line
+
+
 def test_a_parameter_without_its_value_is_one_line(capsys):
     assert cli.main(["run", "intro", "-p", "seed"]) == 2
     assert capsys.readouterr().err.strip() == "sticky: error: -p needs a name and a value; allowed: -p NAME VALUE"
