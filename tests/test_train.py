@@ -200,6 +200,36 @@ def test_resume_from_checkpoint_is_bit_identical(tok, blocks, tmp_path):
     assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
 
 
+def test_a_damaged_checkpoint_is_removed_and_the_one_before_resumes(tok, blocks, tmp_path, capsys):
+    """A truncated model.safetensors used to fail every re-run ('invalid header length'); now the damaged
+    checkpoint goes, with a warning, and training resumes from the one before (or starts over) to the same
+    model as a straight run."""
+    c = cfg(steps=20, warmup_steps=3, log_every=5)
+    straight = tiny_model(tok)
+    h_straight = train.pretrain(straight, blocks, c)
+
+    class Stop(Exception):
+        pass
+
+    def crash(step, model, history):
+        if step == 15:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train.pretrain(tiny_model(tok), blocks, c, checkpoint_dir=tmp_path, checkpoint_every=5, on_step=crash)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[-1] == "step-00000015" and train.checkpoints.checkpoint_whole(tmp_path / names[-1])
+    damaged = tmp_path / names[-1] / "model.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:100])  # truncated
+    assert not train.checkpoints.checkpoint_whole(tmp_path / names[-1])
+    assert train.latest_checkpoint(tmp_path).name == names[-2]
+    assert "checkpoint" in capsys.readouterr().err and not (tmp_path / names[-1]).exists()
+    resumed = tiny_model(tok, seed=99)
+    h_resumed = train.pretrain(resumed, blocks, c, checkpoint_dir=tmp_path, checkpoint_every=5)
+    assert h_resumed.loss == h_straight.loss
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
+
+
 def test_bf16_autocast_runs_and_bad_values_are_refused(tok, blocks):
     hist = train.pretrain(tiny_model(tok), blocks, cfg(steps=2, precision="bf16"))
     assert all(math.isfinite(x) for x in hist.loss)

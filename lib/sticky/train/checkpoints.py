@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,6 +40,9 @@ def save_checkpoint(folder: str | Path, model, optimizer, step: int, history: Hi
                     tensors[f"{names[id(p)]}:{key}"] = value.detach().cpu().contiguous()
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         (tmp / "state.json").write_text(json.dumps({"step": step, "history": history.to_json()}))
+        for path in tmp.iterdir():  # on disk before the rename makes the checkpoint look complete
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -47,11 +52,43 @@ def save_checkpoint(folder: str | Path, model, optimizer, step: int, history: Hi
     return final
 
 
+def _safetensors_whole(path: Path) -> bool:
+    """Whether ``path`` is a safetensors file as long as its own header says (8-byte header length, JSON
+    header, then the tensors up to the largest end offset): a truncated or overwritten file is not."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > size - 8:
+                return False
+            header = json.loads(f.read(n))
+        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        return size == 8 + n + end
+    except (OSError, ValueError, struct.error, KeyError, TypeError, IndexError):
+        return False
+
+
+def checkpoint_whole(folder: Path) -> bool:
+    """Whether a checkpoint folder has its three files, intact."""
+    try:
+        json.loads((folder / "state.json").read_text())["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(_safetensors_whole(folder / name) for name in ("model.safetensors", "optimizer.safetensors"))
+
+
 def latest_checkpoint(folder: str | Path) -> Path | None:
-    """The complete checkpoint with the highest step in ``folder`` (renamed into place = complete)."""
+    """The intact checkpoint with the highest step in ``folder``. A damaged one (a file truncated or lost after
+    its rename, say by a full disk) is removed with a one-line warning and the one before it is used, so it
+    never blocks its model's training for good."""
     folder = Path(folder)
-    found = sorted(p for p in folder.glob("step-*") if (p / "state.json").exists()) if folder.exists() else []
-    return found[-1] if found else None
+    for path in sorted(folder.glob("step-*"), reverse=True) if folder.exists() else []:
+        if checkpoint_whole(path):
+            return path
+        print(f"sticky: warning: checkpoint {path} is damaged; removed, resuming from the one before it",
+              file=sys.stderr)
+        shutil.rmtree(path, ignore_errors=True)
+    return None
 
 
 def load_checkpoint(folder: str | Path, model, optimizer=None) -> tuple[int, History]:
