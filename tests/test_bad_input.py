@@ -76,6 +76,14 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(where, tmp_path, mo
     assert "\n" not in line and str(blocker) in line and "not writable" in line and "allowed" in line
 
 
+def test_an_uncached_hub_backbone_offline_names_only_what_the_parameter_takes(monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert cli.main(["run", "biases", "-p", "real_backbones", "gemma-3-270m,owner/not-cached-here"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "'real_backbones'" in line and "offline" in line and "micro-m" not in line
+    assert line.endswith("allowed offline: gemma-3-270m, smollm2-135m-instruct")
+
+
 def test_a_parameter_without_its_value_is_one_line(capsys):
     assert cli.main(["run", "intro", "-p", "seed"]) == 2
     assert capsys.readouterr().err.strip() == "sticky: error: -p needs a name and a value; allowed: -p NAME VALUE"

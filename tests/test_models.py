@@ -10,6 +10,8 @@ from sticky.store import Store
     [
         ("gpt-9", ["'gpt-9'", "micro-s, micro-m, micro-l, gemma-3-270m, smollm2-135m-instruct"]),
         ("EleutherAI/pythia-410m", ["offline", "micro-m", "gemma-3-270m"]),
+        ("owner/name/extra", ["'owner/name/extra' is not a hub id", "allowed: owner/name"]),
+        ("owner/na me", ["not a hub id", "allowed: owner/name"]),
     ],
 )
 def test_unknown_or_hub_id_offline_fails_at_once(name, words, monkeypatch):

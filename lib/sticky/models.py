@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def micro(
 
 def load_entry(entry: Path, device: str | None = None) -> LlamaForCausalLM:
     """A micro-world model saved in a store entry, in fp32 and eval mode; on ``device`` when one is named."""
-    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32).eval()
+    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32, use_safetensors=True).eval()
     if device is not None:
         from sticky import train
 
@@ -224,12 +225,19 @@ def _online(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
         return False
 
 
+# a Hugging Face repository id, as the hub validates it (its own error for a malformed id names no way out)
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+
+
 def check_name(name: str) -> None:
     """Fail at once, in one line, for a name that cannot be loaded here."""
     if name in MICRO_CONFIGS or name in PACKAGED:
         return
     if "/" not in name:
         raise ValueError(f"unknown model {name!r}; allowed: {OFFLINE_CHOICES}, or a hub id owner/name")
+    if not HUB_ID.fullmatch(name):
+        raise ValueError(f"model {name!r} is not a hub id; allowed: owner/name of letters, digits, '-', '_', '.' "
+                         f"(at most 96 characters each), or {OFFLINE_CHOICES}")
     if not _online():
         from huggingface_hub import try_to_load_from_cache
 
@@ -250,7 +258,8 @@ def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.fl
         base = micro(name, store=store, **micro_options)
         return base.model, base.tokenizer
     source = _dequantised(name, store or Store()) if name in PACKAGED else name
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
+    # safetensors only: a hub repository that ships only .bin weights is refused, never unpickled
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     model.eval()
     return model, tokenizer

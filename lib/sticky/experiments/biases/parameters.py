@@ -130,8 +130,10 @@ def real_backbone_names(text: str) -> list[str]:
     for name in names:
         try:
             models.check_name(name)
-        except ValueError as err:
-            raise ValueError(f"parameter 'real_backbones' got {text!r}: {err}") from None
+        except ValueError as err:  # its own list of what is allowed offline names micro sizes, refused here
+            reason = str(err).split("; allowed")[0]
+            raise ValueError(f"parameter 'real_backbones' got {text!r}: {reason}; allowed offline: "
+                             f"{', '.join(models.PACKAGED)}") from None
     return names
 
 
