@@ -84,6 +84,16 @@ def test_an_uncached_hub_backbone_offline_names_only_what_the_parameter_takes(mo
     assert line.endswith("allowed offline: gemma-3-270m, smollm2-135m-instruct")
 
 
+def test_proxy_hub_ids_offline_are_refused_before_any_work(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ids = ["-p", "real_large", "foo/a", "-p", "real_direct", "foo/b", "-p", "real_small", "foo/c",
+           "-p", "real_expert", "foo/d"]
+    assert cli.main(["run", "proxy", *ids, "-o", str(tmp_path / "x.ipynb")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "'real_large'" in line and "offline" in line and "allowed" in line and "\n" not in line
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_parameter_without_its_value_is_one_line(capsys):
     assert cli.main(["run", "intro", "-p", "seed"]) == 2
     assert capsys.readouterr().err.strip() == "sticky: error: -p needs a name and a value; allowed: -p NAME VALUE"

@@ -104,7 +104,15 @@ def resolve(namespace) -> object:
                          f"or all {REAL_NONE!r}; allowed: four owner/name ids of one family, or none")
     P.real = real[0] != REAL_NONE
     if P.real:
-        for name, value in zip(("real_large", "real_direct", "real_small", "real_expert"), real):
+        named = list(zip(("real_large", "real_direct", "real_small", "real_expert"), real))
+        for name, value in named:
             if "/" not in value:
                 raise ValueError(f"parameter {name!r} got {value!r}; allowed: a hub id owner/name, or none")
+        for name, value in named:
+            try:  # offline and not cached: refused now, not after the whole micro-world part has run
+                models.check_name(value)
+            except ValueError as err:
+                reason = str(err).split("; allowed")[0]
+                raise ValueError(f"parameter {name!r}: {reason}; allowed: a hub id cached here or reachable "
+                                 "online, or none for all four") from None
     return P
