@@ -18,6 +18,8 @@ def test_grid_parsing_and_points():
     assert sweep.point_name(dict(reversed(list(todo[1].items()))), grid) == sweep.point_name(todo[1], grid)
     with pytest.raises(ValueError, match="NAME=V1,V2"):
         sweep.parse_grid(["seed"])
+    with pytest.raises(ValueError, match="'seed' given twice"):
+        sweep.parse_grid(["seed=0", "seed=1"])
 
 
 def test_bad_point_fails_before_any_point_runs():

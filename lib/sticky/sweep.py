@@ -30,6 +30,8 @@ def parse_grid(items: list[str]) -> dict[str, list]:
         name, sep, values = item.partition("=")
         if not sep or not name or not values:
             raise ValueError(f"grid item {item!r}; allowed: NAME=V1,V2,… (e.g. seed=0,1,2)")
+        if name in grid:
+            raise ValueError(f"grid parameter {name!r} given twice; allowed: each name once, its values in one list")
         grid[name] = [parse_cli_value(v) for v in values.split(",")]
     return grid
 
