@@ -120,3 +120,30 @@ def test_debris_of_killed_builds_is_removed_and_live_builds_are_left_alone(tmp_p
         folder.mkdir()
     store.json(STEP, {"a": 1}, lambda: {"v": 1})
     assert not killed.exists() and not corrupt.exists() and live.exists() and work.exists()
+
+
+def test_two_processes_building_one_entry_build_it_once(tmp_path):
+    """The second waits for the first and reads its entry: two builds of one key used to share its .work
+    folder, and the first to finish deleted it under the other."""
+    import subprocess
+    import sys
+
+    script = f"""
+import time
+from pathlib import Path
+from sticky.store import Recipe, Store
+
+def build(folder, work):
+    with open({str(tmp_path / "builds.log")!r}, "a") as log:
+        log.write("built\\n")
+    (work / "checkpoint").write_text("step 1")
+    time.sleep(1.5)
+    (folder / "a.txt").write_text("done")
+
+print(Store({str(tmp_path / "cache")!r}).cached(Recipe("test-step", 1), {{"a": 1}}, build, resumable=True))
+"""
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [r.communicate(timeout=120)[0].strip() for r in runs]
+    assert all(r.returncode == 0 for r in runs) and outs[0] == outs[1]
+    assert (tmp_path / "builds.log").read_text() == "built\n"
+    assert not list((tmp_path / "cache" / "test-step").glob(".work-*"))

@@ -19,6 +19,8 @@ not give the CPU's bits, so a GPU-trained model is never served to a CPU run (no
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -95,6 +97,27 @@ def _remove_debris(folder: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on the file ``path`` (created for it, removed after: nothing is left behind). A
+    process that locked the file after the holder removed it would hold a lock nobody else sees, so the lock
+    counts only while ``path`` is still the file that was locked."""
+    while True:
+        f = open(path, "a")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        f.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        f.close()
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
@@ -160,11 +183,19 @@ class Store:
         """
         key = make_key(recipe, params, inputs, device)
         final = self.entry(recipe.step, key)
+        if final.exists() and self.is_complete(final):
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # one build per entry at a time: a second process waits, then finds the entry complete (two builds of
+        # one key used to share its .work folder, and the first to finish deleted it under the other)
+        with _exclusive(final.parent / f".lock-{key}"):
+            return self._build(recipe, key, final, build, resumable)
+
+    def _build(self, recipe: Recipe, key: str, final: Path, build, resumable: bool) -> Path:
         if final.exists():
             if self.is_complete(final):
                 return final
             self._discard(final)  # corrupt or partial: never trusted, rebuilt below
-        final.parent.mkdir(parents=True, exist_ok=True)
         _remove_debris(final.parent)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key}-{os.getpid()}-"))
         work = final.with_name(f".work-{key}")
