@@ -35,6 +35,8 @@ def test_claim_refuses_bad_declarations():
 @pytest.mark.parametrize("claim, low, high, verdict", [
     (POSITIVE, 0.05, 0.9, "reproduced"),          # excludes 0 above
     (POSITIVE, -0.1, 0.15, "not reproduced"),     # inside ±0.2
+    (POSITIVE, 0.05, 0.15, "not reproduced"),     # excludes 0 but inside ±0.2: too small to matter
+    (POSITIVE, 0.05, 0.25, "reproduced"),         # excludes 0 and reaches 0.2
     (POSITIVE, -0.9, -0.05, "not reproduced"),    # the other side
     (POSITIVE, -0.3, 0.6, "inconclusive"),        # holds 0, leaves the band
     (NEGATIVE, -0.9, -0.05, "reproduced"),

@@ -280,9 +280,11 @@ def test_gap_rows_by_hand():
     avg = card["gap_closed_average"]  # over counting only, the one task that passes
     assert avg["our_value"] == pytest.approx(0.75) and avg["claim"].endswith("(over counting)")
     assert avg["paper_value"] == pytest.approx(proxy.paper_gap_closed_average())
-    # 20 items, direct 20/20, base 0/20: a proxy at 2, 2, 3 of 20 closes 0.1, 0.1, 0.15 -> [0.045, 0.188], an
-    # effect but short of the paper's 0.566; at 0, 1, 1 of 20 -> [-0.038, 0.105], inside +-0.25
-    for hits, reason in (((2, 2, 3), "short of the paper's"), ((0, 1, 1), "no effect that matters")):
+    # 20 items, direct 20/20, base 0/20: a proxy at 6, 6, 7 of 20 closes 0.3, 0.3, 0.35 -> [0.245, 0.388], an
+    # effect but short of the paper's 0.566; at 2, 2, 3 -> [0.045, 0.188], above 0 but inside +-0.25 (too small
+    # to matter); at 0, 1, 1 -> [-0.038, 0.105], inside +-0.25
+    for hits, reason in (((6, 6, 7), "short of the paper's"), ((2, 2, 3), "excludes 0, but by less"),
+                         ((0, 1, 1), "no effect that matters")):
         few = pd.DataFrame([r for s, h in enumerate(hits) for r in arm_rows("counting", s, [0] * 20,
                                                                             [1] * h + [0] * (20 - h), [1] * 20)])
         row = proxy.gap_rows(few, proxy.gap_closed(few, n_resamples=200))[0]

@@ -8,12 +8,13 @@ unit (``unit_mean`` for a mean over units, ``stats.cluster_bootstrap`` for any o
 turns it into one of three verdicts (or *inconclusive* at once when a precondition of the claim failed, such as
 a positive control):
 
-- *reproduced*: the interval excludes 0 in the predicted direction (a size claim must also reach the paper's
-  figure: its interval may not lie below it); a null claim is reproduced only when its interval lies inside
-  the equivalence band (-delta, +delta);
-- *not reproduced*: the interval lies inside (-delta, +delta) (no effect that matters), or it excludes the
-  predicted effect from the other side (the opposite sign; for a size claim, below the paper's figure); a null
-  claim is not reproduced when its interval excludes 0 and leaves the band;
+- *reproduced*: the interval excludes 0 in the predicted direction and reaches delta (a size claim must also
+  reach the paper's figure: its interval may not lie below it); a null claim is reproduced only when its
+  interval lies inside the equivalence band (-delta, +delta);
+- *not reproduced*: the interval lies inside (-delta, +delta), whether or not it excludes 0 (an effect too small
+  to matter is no reproduction of one that matters), or it excludes the predicted effect from the other side
+  (the opposite sign; for a size claim, below the paper's figure); a null claim is not reproduced when its
+  interval excludes 0 and leaves the band;
 - *inconclusive* otherwise, with the minimum detectable effect at this sample size (``Decision.mde``: the
   effect the run would detect with 80% power).
 
@@ -76,8 +77,9 @@ class Claim:
         side = "above" if self.sign > 0 else "below"
         short = "below" if self.sign > 0 else "above"
         size = f" and does not lie {short} the paper's {self.paper:g}" if self.size else ""
-        return (f"reproduced if the 95% interval (over {self.unit}s) lies {side} 0{size}; not reproduced if it lies "
-                f"inside ±{self.delta:g} or on the other side; otherwise inconclusive")
+        return (f"reproduced if the 95% interval (over {self.unit}s) lies {side} 0{size} and leaves ±{self.delta:g}; "
+                f"not reproduced if it lies inside ±{self.delta:g} (even excluding 0) or on the other side; otherwise "
+                "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -139,14 +141,15 @@ def decide(claim: Claim, low: float, high: float, df: float | None = None, unmet
             return Decision("not reproduced", f"interval excludes 0 and leaves ±{d:g}", mde)
         return Decision("inconclusive", f"interval holds 0 but leaves ±{d:g}", mde)
     a, b = sorted((claim.sign * low, claim.sign * high))  # the interval, turned so that the prediction is > 0
+    if inside:  # before the sign: an effect that surely exists but surely is below delta does not matter
+        return Decision("not reproduced", f"interval inside ±{d:g}: no effect that matters"
+                        + (" (it excludes 0, but by less than that)" if a > 0 else ""), mde)
     if a > 0:
         if claim.size and b < claim.sign * claim.paper:
             return Decision("not reproduced", f"an effect, but the interval lies short of the paper's {claim.paper:g}",
                             mde)
         return Decision("reproduced", "interval excludes 0 in the predicted direction"
                         + (f" and reaches the paper's {claim.paper:g}" if claim.size else ""), mde)
-    if inside:
-        return Decision("not reproduced", f"interval inside ±{d:g}: no effect that matters", mde)
     if b < 0:
         return Decision("not reproduced", "interval excludes 0 on the other side", mde)
     return Decision("inconclusive", f"interval holds 0 and leaves ±{d:g}; detectable at 80%: {mde:.3g}", mde)
