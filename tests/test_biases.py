@@ -214,16 +214,10 @@ def test_verdicts():
 
 
 def test_seed_analysis_by_hand():
-    rows = []
-    for backbone, base in (("A", 0.5), ("B", 0.1)):
-        for data, shift in (("terse", 0.0), ("chatty", 0.1)):
-            for seed, noise in enumerate((-0.1, 0.0, 0.1)):
-                rows.append(dict(model=f"{backbone}{data}{seed}", backbone=backbone, data=data, seed=seed,
-                                 bias="framing", scenario=0, score=base + shift + noise))
-    out = B.seed_analysis(pd.DataFrame(rows)).iloc[0]
+    out = B.seed_analysis(_cross_scores()).iloc[0]
     assert out.seed_sd == pytest.approx(0.1) and out.backbone_diff == pytest.approx(0.4)
     assert out.data_diff == pytest.approx(0.1)
-    assert B.seed_ratio(B.seed_analysis(pd.DataFrame(rows))) == pytest.approx(0.25)
+    assert B.seed_ratio(B.seed_analysis(_cross_scores())) == pytest.approx(0.25)
 
 
 def _cross_scores() -> pd.DataFrame:

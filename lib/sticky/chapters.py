@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sticky.params import PROFILES, Spec
-from sticky.store import Store, default_root
+from sticky.store import Store, default_root, ensure_writable
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: lib/sticky/chapters.py → ./
 CHAPTERS = ROOT / "chapters"
@@ -85,8 +85,8 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     read_timings()  # and a timings file that a run could not update
     output = Path(output or chapter.executed)
     # and folders the run could not write into (the figures' folder as the kernel, in ROOT, resolves it)
-    _writable(output.parent, "the executed notebook's folder", "-o, or $STICKY_BUILD")
-    _writable(ROOT / os.environ.get("STICKY_FIGURES", "figures"), "the figures folder", "$STICKY_FIGURES")
+    ensure_writable(output.parent, "the executed notebook's folder", "-o, or $STICKY_BUILD")
+    ensure_writable(ROOT / os.environ.get("STICKY_FIGURES", "figures"), "the figures folder", "$STICKY_FIGURES")
     import jupytext
     import nbformat
     import papermill
@@ -144,18 +144,6 @@ def _remove_stale_partials(output: Path) -> None:
 def _cache_entries() -> int:
     """Complete entries in the store; a run that adds any has trained or measured something itself."""
     return sum(1 for _ in default_root().glob("*/*/MANIFEST.json"))
-
-
-def _writable(folder: Path, what: str, where: str) -> None:
-    """Create ``folder`` and write a probe file into it, or raise a one-line error naming it."""
-    import tempfile
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-").close()
-    except OSError as err:
-        raise ValueError(f"{what} {str(folder)!r} is not writable ({err.strerror or err}); allowed: a writable "
-                         f"folder, set with {where}") from None
 
 
 def read_timings() -> dict:

@@ -106,6 +106,17 @@ def change_point_fit(x, y, kind: str = "step", min_side: int = 2) -> dict:
     return best
 
 
+def _by_unit(columns, units) -> tuple[list[np.ndarray], np.ndarray, list]:
+    """The columns and unit labels as arrays, checked to match row for row, and the units in order of first
+    appearance (what both resampling schemes, bootstrap and jackknife, draw or leave out)."""
+    columns = [np.asarray(c) for c in columns]
+    units = np.asarray(units)
+    if any(len(c) != len(units) for c in columns):
+        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
+                         "allowed: one unit label per row")
+    return columns, units, list(dict.fromkeys(units.tolist()))
+
+
 def cluster_bootstrap(statistic: Callable[..., float], *columns, units, confidence: float = 0.95,
                       n_resamples: int = 2000, seed: int = 0, min_units: int = 5) -> tuple[float, float, float]:
     """(estimate, low, high): ``statistic(*columns)`` and its percentile interval over resamples of whole units
@@ -113,13 +124,8 @@ def cluster_bootstrap(statistic: Callable[..., float], *columns, units, confiden
     (ValueError, e.g. too few distinct x for a change point) or is not finite are skipped; the interval is nan
     with fewer than ``min_units`` units (a percentile bootstrap needs enough distinct resamples) or when fewer
     than half the resamples give a value."""
-    columns = [np.asarray(c) for c in columns]
-    units = np.asarray(units)
-    if any(len(c) != len(units) for c in columns):
-        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
-                         "allowed: one unit label per row")
+    columns, units, labels = _by_unit(columns, units)
     estimate = float(statistic(*columns))
-    labels = list(dict.fromkeys(units.tolist()))
     if len(labels) < min_units:
         return estimate, float("nan"), float("nan")
     rows = [np.flatnonzero(units == u) for u in labels]
@@ -147,13 +153,8 @@ def jackknife_t(statistic: Callable[..., float], *columns, units,
     for a nominal 95% at 6 units, ``tests/test_stats.py``); for a mean it is exactly the t interval."""
     from scipy import stats as sstats
 
-    columns = [np.asarray(c) for c in columns]
-    units = np.asarray(units)
-    if any(len(c) != len(units) for c in columns):
-        raise ValueError(f"columns of lengths {[len(c) for c in columns]} and {len(units)} units; "
-                         "allowed: one unit label per row")
+    columns, units, labels = _by_unit(columns, units)
     estimate = float(statistic(*columns))
-    labels = list(dict.fromkeys(units.tolist()))
     n = len(labels)
     if n < 2 or not np.isfinite(estimate):
         return estimate, float("nan"), float("nan"), max(n - 1, 0)

@@ -74,6 +74,17 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def ensure_writable(folder: Path, what: str, where: str) -> None:
+    """Create ``folder`` and write a probe file into it, or raise a one-line error naming it and ``where`` it is
+    set (the cache, the executed notebooks, the figures: each checked before any work)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-").close()
+    except OSError as err:
+        raise ValueError(f"{what} {str(folder)!r} is not writable ({err.strerror or err}); allowed: a writable "
+                         f"folder, set with {where}") from None
+
+
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (a temporary path named by its pid is still in use)."""
     try:
@@ -127,15 +138,7 @@ class Store:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-")
-            probe.close()
-        except OSError as err:
-            raise ValueError(
-                f"cache dir {str(self.root)!r} is not writable ({err.strerror}); "
-                "allowed: a writable folder, set with $STICKY_CACHE"
-            ) from None
+        ensure_writable(self.root, "cache dir", "$STICKY_CACHE")
 
     def entry(self, step: str, key: str) -> Path:
         return self.root / step / key
