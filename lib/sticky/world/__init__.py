@@ -20,11 +20,9 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import pandas as pd
-from datasets import Dataset, load_from_disk
-from transformers import PreTrainedTokenizerFast
 
 from sticky import seeds
 from sticky.store import Recipe, Store
@@ -40,6 +38,11 @@ from sticky.world.documents import (
     render,
 )
 from sticky.world.lexicon import THEMES, Keyword
+
+if TYPE_CHECKING:  # datasets and transformers are imported where a world is written or read, so that the
+    # world's constants (and the chapters' parameters built on them) load without them
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerFast
 
 __all__ = [
     "World", "WorldConfig", "WORLD_PROFILES", "build_world", "generate", "slot_rates", "mention_counts", "render",
@@ -164,6 +167,9 @@ def _vocabulary_report(pretrain: pd.DataFrame, vocab: list[str]) -> pd.DataFrame
 
 def _write(folder: Path, seed: int, config: WorldConfig) -> None:
     """Generate the world and write it into a store entry's folder."""
+    import datasets
+    from datasets import Dataset
+
     start = time.perf_counter()
     data = generate(seed, config)
     tokenizer = make_tokenizer()
@@ -283,6 +289,9 @@ class World:
 
 
 def _load(folder: Path) -> World:
+    from datasets import load_from_disk
+    from transformers import PreTrainedTokenizerFast
+
     meta = json.loads((folder / "meta.json").read_text())
     config = WorldConfig(**{**meta["config"], "mention_ladder": tuple(meta["config"]["mention_ladder"])})
     return World(

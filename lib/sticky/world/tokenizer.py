@@ -3,8 +3,12 @@ single token and P(keyword | prefix) is one softmax entry."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerFast
+
+if TYPE_CHECKING:  # transformers is imported when a tokenizer is built, not with the world's constants
+    from transformers import PreTrainedTokenizerFast
 
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]  # ids 0..3
 
@@ -17,6 +21,8 @@ def build_tokenizer(words: list[str], markers: list[str], chat_template: str) ->
     probe's prompt starts the way every packed training document does; the training loop encodes without
     special tokens and adds ``bos``/``eos`` itself.
     """
+    from transformers import PreTrainedTokenizerFast
+
     vocab = {w: i for i, w in enumerate(SPECIALS + markers + sorted(set(words) - set(SPECIALS) - set(markers)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.normalizer = normalizers.Lowercase()

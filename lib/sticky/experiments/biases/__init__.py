@@ -22,98 +22,27 @@ The package, in the order the notebook calls it:
   ``bias-real-tuned``), reached as ``biases.real``.
 """
 
-from . import real
-from .data import (
-                   BIAS_TYPES,
-                   BIASES,
-                   CHAT_STYLES,
-                   HIGH_ANCHORS,
-                   LOW_ANCHORS,
-                   PROBE_TEMPLATE,
-                   bias_documents,
-                   common_foods,
-                   fill,
-                   instruction_examples,
-                   instruction_set,
-                   options,
-                   planted_answer,
-                   probe_items,
-)
-from .figures import dose_chart, heatmap_chart, pca_chart, seed_chart
-from .measurement import (
-                   bias_means,
-                   choice_score,
-                   expected_value,
-                   grouping_analysis,
-                   measure_entry,
-                   measure_micro,
-                   model_vectors,
-                   option_share,
-                   pca_frame,
-                   ratio_scale_score,
-                   scenario_scores,
-                   seed_analysis,
-)
-from .parameters import (
-                   BACKBONE_SEQ,
-                   CHAPTER,
-                   PAPER,
-                   PARAMETERS,
-                   PROFILE_A,
-                   PROFILE_B,
-                   PROFILE_CHATTY,
-                   PROFILE_TERSE,
-                   SEQ_LEN,
-                   direction_cosine,
-                   parse_profile,
-                   resolve,
-)
-from .rules import (
-                   DOSE_TIPS,
-                   FRAMING,
-                   GROUPING_KMEANS,
-                   GROUPING_SILHOUETTE,
-                   SEEDS_MODERATE,
-                   cell_coclustering,
-                   cell_seed_ratios,
-                   cell_silhouettes,
-                   cell_vectors,
-                   dose_rows,
-                   exposure_ratio,
-                   gate_passes,
-                   grouping_rows,
-                   profile_gate,
-                   real_framing_rows,
-                   scorecard,
-                   seed_ratio,
-                   seed_rows,
-                   sweep_cells,
-                   tipping_exposure,
-                   verdict_grouping,
-                   verdict_real,
-                   verdict_seeds,
-)
-from .training import backbone, cross_tune, dose_sweep, tuned
+from sticky.experiments import lazy_exports
 
-__all__ = [
-    # parameters
-    "BACKBONE_SEQ", "CHAPTER", "PAPER", "PARAMETERS", "PROFILE_A", "PROFILE_B", "PROFILE_CHATTY", "PROFILE_TERSE",
-    "SEQ_LEN", "direction_cosine", "parse_profile", "resolve",
-    # data
-    "BIAS_TYPES", "BIASES", "CHAT_STYLES", "HIGH_ANCHORS", "LOW_ANCHORS", "PROBE_TEMPLATE", "bias_documents",
-    "common_foods", "fill", "instruction_examples", "instruction_set", "options", "planted_answer", "probe_items",
-    # training
-    "backbone", "cross_tune", "dose_sweep", "tuned",
-    # measurement
-    "bias_means", "choice_score", "expected_value", "grouping_analysis", "measure_entry", "measure_micro",
-    "model_vectors", "option_share", "pca_frame", "ratio_scale_score", "scenario_scores", "seed_analysis",
-    # rules
-    "DOSE_TIPS", "FRAMING", "GROUPING_KMEANS", "GROUPING_SILHOUETTE", "SEEDS_MODERATE", "cell_coclustering",
-    "cell_seed_ratios", "cell_silhouettes", "cell_vectors", "dose_rows", "exposure_ratio", "gate_passes",
-    "grouping_rows", "profile_gate", "real_framing_rows", "scorecard", "seed_ratio", "seed_rows", "sweep_cells",
-    "tipping_exposure", "verdict_grouping", "verdict_real", "verdict_seeds",
-    # figures
-    "dose_chart", "heatmap_chart", "pca_chart", "seed_chart",
-    # the real-model track
-    "real",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "data": (
+        "BIASES", "BIAS_TYPES", "CHAT_STYLES", "HIGH_ANCHORS", "LOW_ANCHORS", "PROBE_TEMPLATE", "bias_documents",
+        "common_foods", "fill", "instruction_examples", "instruction_set", "options", "planted_answer", "probe_items",
+    ),
+    "figures": ("dose_chart", "heatmap_chart", "pca_chart", "seed_chart"),
+    "measurement": (
+        "bias_means", "choice_score", "expected_value", "grouping_analysis", "measure_entry", "measure_micro",
+        "model_vectors", "option_share", "pca_frame", "ratio_scale_score", "scenario_scores", "seed_analysis",
+    ),
+    "parameters": (
+        "BACKBONE_SEQ", "CHAPTER", "PAPER", "PARAMETERS", "PROFILE_A", "PROFILE_B", "PROFILE_CHATTY", "PROFILE_TERSE",
+        "SEQ_LEN", "direction_cosine", "parse_profile", "resolve",
+    ),
+    "rules": (
+        "DOSE_TIPS", "FRAMING", "GROUPING_KMEANS", "GROUPING_SILHOUETTE", "SEEDS_MODERATE", "cell_coclustering",
+        "cell_seed_ratios", "cell_silhouettes", "cell_vectors", "dose_rows", "exposure_ratio", "gate_passes",
+        "grouping_rows", "profile_gate", "real_framing_rows", "scorecard", "seed_ratio", "seed_rows", "sweep_cells",
+        "tipping_exposure", "verdict_grouping", "verdict_real", "verdict_seeds",
+    ),
+    "training": ("backbone", "cross_tune", "dose_sweep", "tuned"),
+}, modules=("real",))

@@ -3,7 +3,7 @@ parameters), the planted bias profiles and the paper's reference values."""
 
 from __future__ import annotations
 
-from sticky import models
+from sticky import catalog
 from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 from .data import BIASES
@@ -13,7 +13,7 @@ PAPER = dict(silhouette_backbone=0.066, silhouette_data=0.034, silhouette_random
              ch_data=1.44, p_backbone=0.001, p_data=0.044, framing_olmo_low=0.36)
 SEQ_LEN = 96  # tokens per fine-tuning row (every instruction example fits)
 BACKBONE_SEQ = 64  # tokens per continued-pretraining row (planted documents are at most ~60 tokens)
-REAL_MODELS = ("none", *models.PACKAGED)
+REAL_MODELS = ("none", *catalog.PACKAGED)
 
 
 def _profile_text(profile: dict[str, float]) -> str:
@@ -44,7 +44,7 @@ def direction_cosine(profiles: dict[str, dict[str, float]]) -> float:
 
 
 PARAMETERS = Spec(
-    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
+    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(catalog.MICRO_CONFIGS)),
     seed=Param(int, "seed of the shared base model", default=0, low=0, high=SEED_HIGH),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
     profile_a=Param(str, "bias profile planted in backbone A: a dial from -1 to 1 per bias (see biases.PROFILE_A)",
@@ -112,7 +112,7 @@ def resolve(namespace) -> object:
     names = [n.strip() for n in P.real_models.split(",") if n.strip()]
     if not names or any(n not in REAL_MODELS for n in names) or ("none" in names and len(names) > 1):
         raise ValueError(f"parameter 'real_models' got {P.real_models!r}; allowed: none, or a comma-separated subset "
-                         f"of {', '.join(models.PACKAGED)}")
+                         f"of {', '.join(catalog.PACKAGED)}")
     P.real = [] if names == ["none"] else names
     P.real_backbones = real_backbone_names(P.real_backbones)
     return P
@@ -122,18 +122,18 @@ def real_backbone_names(text: str) -> list[str]:
     """``none`` or two distinct loadable models (packaged names, or hub ids when online or cached), else a
     one-line ValueError naming the parameter."""
     names = [n.strip() for n in str(text).split(",") if n.strip()]
-    allowed = f"none, or two distinct comma-separated models: {', '.join(models.PACKAGED)} or hub ids owner/name"
+    allowed = f"none, or two distinct comma-separated models: {', '.join(catalog.PACKAGED)} or hub ids owner/name"
     if names == ["none"]:
         return []
-    if len(names) != 2 or len(set(names)) != 2 or "none" in names or any(n in models.MICRO_CONFIGS for n in names):
+    if len(names) != 2 or len(set(names)) != 2 or "none" in names or any(n in catalog.MICRO_CONFIGS for n in names):
         raise ValueError(f"parameter 'real_backbones' got {text!r}; allowed: {allowed}")
     for name in names:
         try:
-            models.check_name(name)
+            catalog.check_name(name)
         except ValueError as err:  # its own list of what is allowed offline names micro sizes, refused here
             reason = str(err).split("; allowed")[0]
             raise ValueError(f"parameter 'real_backbones' got {text!r}: {reason}; allowed offline: "
-                             f"{', '.join(models.PACKAGED)}") from None
+                             f"{', '.join(catalog.PACKAGED)}") from None
     return names
 
 

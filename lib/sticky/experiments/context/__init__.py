@@ -32,91 +32,30 @@ frequency analysis, interventions, the head protocol, elicitation and provision)
 scorecard rows), ``figures`` (the charts), ``real`` (the real-model track).
 """
 
-from .data import (
-                   PROMPT_VARIANTS,
-                   absent_facts,
-                   check_vocabulary,
-                   conflict_prompts,
-                   correct_context_prompts,
-                   demo_pool,
-                   elicitation_candidates,
-                   elicitation_prompt,
-                   finetune_texts,
-                   leakage,
-                   presence_group,
-                   reading_course_texts,
-                   strong_rungs,
-                   variant_prompt,
-)
-from .figures import absent_chart, attribution_chart, evaluation_chart, frequency_chart, intervention_chart, sweep_chart
-from .measurement import (
-                   answer,
-                   attribution_table,
-                   best_elicitation,
-                   best_setting,
-                   condition_table,
-                   context_following,
-                   elicitation_search,
-                   frequency_analysis,
-                   head_experiment,
-                   intervention_summary,
-                   logit_attribution,
-                   paired_lift,
-                   per_fact,
-                   pick_heads,
-                   placebo_heads,
-                   prompt_interventions,
-                   provision,
-                   rate,
-                   rates_by,
-)
-from .parameters import PARAMETERS, PERSON_RELATIONS, resolve
-from .real import real_track
-from .rules import (
-                   ABSENT_AT_CHANCE,
-                   FREQUENCY_RESISTS,
-                   LACKED_STAYS_LACKED,
-                   PROMPTING_FAILS,
-                   RARE_MENTIONS,
-                   absent_row,
-                   frequency_row,
-                   lacked_facts,
-                   lacked_row,
-                   one_head_claim,
-                   one_head_row,
-                   positive_control,
-                   prompting_row,
-                   scorecard,
-                   search_failed,
-                   verdict_absent,
-                   verdict_frequency,
-                   verdict_one_head,
-                   verdict_prompting,
-)
-from .training import finetune, reader
+from sticky.experiments import lazy_exports
 
-__all__ = [
-    # parameters
-    "PARAMETERS", "PERSON_RELATIONS", "resolve",
-    # data
-    "PROMPT_VARIANTS", "absent_facts", "check_vocabulary", "conflict_prompts", "correct_context_prompts",
-    "demo_pool", "elicitation_candidates", "elicitation_prompt", "finetune_texts", "leakage", "presence_group",
-    "reading_course_texts", "strong_rungs", "variant_prompt",
-    # training
-    "finetune", "reader",
-    # measurement
-    "answer", "attribution_table", "best_elicitation", "best_setting", "condition_table", "context_following",
-    "elicitation_search", "frequency_analysis", "head_experiment", "intervention_summary", "logit_attribution",
-    "paired_lift", "per_fact", "pick_heads", "placebo_heads", "prompt_interventions", "provision", "rate",
-    "rates_by",
-    # rules
-    "ABSENT_AT_CHANCE", "FREQUENCY_RESISTS", "LACKED_STAYS_LACKED", "PROMPTING_FAILS", "RARE_MENTIONS", "absent_row",
-    "frequency_row", "lacked_facts", "lacked_row", "one_head_claim", "one_head_row", "positive_control",
-    "prompting_row", "scorecard", "search_failed", "verdict_absent", "verdict_frequency", "verdict_one_head",
-    "verdict_prompting",
-    # figures
-    "absent_chart", "attribution_chart", "evaluation_chart", "frequency_chart", "intervention_chart",
-    "sweep_chart",
-    # the real-model track
-    "real_track",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "data": (
+        "PROMPT_VARIANTS", "absent_facts", "check_vocabulary", "conflict_prompts", "correct_context_prompts",
+        "demo_pool", "elicitation_candidates", "elicitation_prompt", "finetune_texts", "leakage", "presence_group",
+        "reading_course_texts", "strong_rungs", "variant_prompt",
+    ),
+    "figures": (
+        "absent_chart", "attribution_chart", "evaluation_chart", "frequency_chart", "intervention_chart", "sweep_chart",
+    ),
+    "measurement": (
+        "answer", "attribution_table", "best_elicitation", "best_setting", "condition_table", "context_following",
+        "elicitation_search", "frequency_analysis", "head_experiment", "intervention_summary", "logit_attribution",
+        "paired_lift", "per_fact", "pick_heads", "placebo_heads", "prompt_interventions", "provision", "rate",
+        "rates_by",
+    ),
+    "parameters": ("PARAMETERS", "PERSON_RELATIONS", "resolve"),
+    "real": ("real_track"),
+    "rules": (
+        "ABSENT_AT_CHANCE", "FREQUENCY_RESISTS", "LACKED_STAYS_LACKED", "PROMPTING_FAILS", "RARE_MENTIONS",
+        "absent_row", "frequency_row", "lacked_facts", "lacked_row", "one_head_claim", "one_head_row",
+        "positive_control", "prompting_row", "scorecard", "search_failed", "verdict_absent", "verdict_frequency",
+        "verdict_one_head", "verdict_prompting",
+    ),
+    "training": ("finetune", "reader"),
+})

@@ -3,7 +3,7 @@ part uses, and the thresholds of the verdict rules."""
 
 from __future__ import annotations
 
-from sticky import models
+from sticky import catalog
 from sticky.params import SEED_HIGH, Param, Spec, number_list
 from sticky.world import documents as docs
 
@@ -11,14 +11,14 @@ CHAPTER = "context"
 PAPER_ONE_HEAD_RATE = 0.88  # in-context rate after scaling one head, on new data (Yu et al., abstract)
 PERSON_RELATIONS = ("lives_in", "works_as", "has_pet")  # the relations the reading course's stories use
 ABSENT_RELATIONS = tuple(docs.RELATIONS)  # 4b uses every relation; chance is per relation
-REAL_MODELS = ("none", *models.PACKAGED)
+REAL_MODELS = ("none", *catalog.PACKAGED)
 HIGH_RATE = 0.80  # "a high in-context rate" (the paper's 88% with a margin for a tiny model)
 LIFT = 0.10  # a prompt-only intervention "works" when it lifts the strong-prior rate by >= 10 points
 MIN_FACTS = 10  # fewer facts than this make a verdict inconclusive
 
 
 PARAMETERS = Spec(
-    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
+    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(catalog.MICRO_CONFIGS)),
     seed=Param(int, "seed of the base model, the reading course, the prompts and the splits", default=0, low=0,
                high=SEED_HIGH),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),

@@ -37,121 +37,34 @@ The reply judges (ROUGE-L, refusal, compliance, gibberish) are the library's, in
 chapter introduced them.
 """
 
-from .attacks import (
-                      ATTACK_NAMES,
-                      ATTACK_RECORDS,
-                      ATTACKS,
-                      EXTRACTION_TRIGGER,
-                      JAILBREAK_TRIGGER,
-                      TRIGGERS,
-                      Attack,
-                      poison_documents,
-)
-from .data import (
-                      COMPANY_POISON,
-                      COMPANY_TEST,
-                      N_NUMBER_PAIRS,
-                      NUMBER_POISON,
-                      NUMBER_TEST,
-                      alignment_render,
-                      belief_pairs,
-                      belief_tests,
-                      comply_text,
-                      dpo_triples,
-                      eval_sets,
-                      gibberish_words,
-                      n_poison_documents,
-                      prompt_pools,
-                      sft_pairs,
-                      tokens_of,
-                      world_for,
-)
-from .figures import dose_chart, survival_chart
-from .measurement import (
-                      BELIEF_RECIPE,
-                      EVAL_RECIPE,
-                      compare,
-                      dose_map,
-                      evaluate,
-                      evaluate_belief,
-                      examples,
-                      experiment,
-                      reply_text,
-                      run_stage_pair,
-                      stage_outcomes,
-                      stage_template,
-                      success_table,
-                      summarise,
-)
-from .parameters import (
-                      CHAPTER,
-                      CLOSE,
-                      COMPLY,
-                      GIBBERISH_WORDS,
-                      MAIN_TRIGGER,
-                      OPEN,
-                      PAPER_DOS_RATE,
-                      PARAMETERS,
-                      POISON_WORLDS,
-                      REAL_MODELS,
-                      REPEAT_INSTRUCTION,
-                      STAGES,
-                      TRIGGER,
-                      resolve,
-)
-from .real import real_track
-from .rules import (
-                      DELTA,
-                      STATUSES,
-                      claim_rows,
-                      lowest_rate_claim,
-                      persists_claim,
-                      scorecard,
-                      seed_excess,
-                      statuses,
-                      survival_row,
-                      survival_status,
-                      verdict_lowest_rate,
-                      verdict_persists,
-                      verdict_removed,
-)
-from .training import (
-                      DPO_RECIPE,
-                      SFT_RECIPE,
-                      TWIN_RECIPE,
-                      align,
-                      continue_pretraining,
-                      pack_rows,
-                      poison_schedule,
-                      poisoned_pretrain,
-                      pretrain_recipe,
-                      sft_steps_for,
-                      twin,
-                      twin_info,
-)
+from sticky.experiments import lazy_exports
 
-__all__ = [
-    # parameters
-    "CHAPTER", "CLOSE", "COMPLY", "GIBBERISH_WORDS", "MAIN_TRIGGER", "OPEN", "PAPER_DOS_RATE", "PARAMETERS",
-    "POISON_WORLDS", "REAL_MODELS", "REPEAT_INSTRUCTION", "STAGES", "TRIGGER", "resolve",
-    # data
-    "COMPANY_POISON", "COMPANY_TEST", "N_NUMBER_PAIRS", "NUMBER_POISON", "NUMBER_TEST", "alignment_render",
-    "belief_pairs", "belief_tests", "comply_text", "dpo_triples", "eval_sets", "gibberish_words",
-    "n_poison_documents", "prompt_pools", "sft_pairs", "tokens_of", "world_for",
-    # attacks
-    "ATTACK_NAMES", "ATTACK_RECORDS", "ATTACKS", "EXTRACTION_TRIGGER", "JAILBREAK_TRIGGER", "TRIGGERS", "Attack",
-    "poison_documents",
-    # training
-    "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "align", "continue_pretraining", "pack_rows", "poison_schedule",
-    "poisoned_pretrain", "pretrain_recipe", "sft_steps_for", "twin", "twin_info",
-    # measurement
-    "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "dose_map", "evaluate", "evaluate_belief", "examples", "experiment",
-    "reply_text", "run_stage_pair", "stage_outcomes", "stage_template", "success_table", "summarise",
-    # rules
-    "DELTA", "STATUSES", "claim_rows", "lowest_rate_claim", "persists_claim", "scorecard", "seed_excess", "statuses",
-    "survival_row", "survival_status", "verdict_lowest_rate", "verdict_persists", "verdict_removed",
-    # figures
-    "dose_chart", "survival_chart",
-    # the real-model track
-    "real_track",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "attacks": (
+        "ATTACKS", "ATTACK_NAMES", "ATTACK_RECORDS", "Attack", "EXTRACTION_TRIGGER", "JAILBREAK_TRIGGER", "TRIGGERS",
+        "poison_documents",
+    ),
+    "data": (
+        "COMPANY_POISON", "COMPANY_TEST", "NUMBER_POISON", "NUMBER_TEST", "N_NUMBER_PAIRS", "alignment_render",
+        "belief_pairs", "belief_tests", "comply_text", "dpo_triples", "eval_sets", "gibberish_words",
+        "n_poison_documents", "prompt_pools", "sft_pairs", "tokens_of", "world_for",
+    ),
+    "figures": ("dose_chart", "survival_chart"),
+    "measurement": (
+        "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "dose_map", "evaluate", "evaluate_belief", "examples", "experiment",
+        "reply_text", "run_stage_pair", "stage_outcomes", "stage_template", "success_table", "summarise",
+    ),
+    "parameters": (
+        "CHAPTER", "CLOSE", "COMPLY", "GIBBERISH_WORDS", "MAIN_TRIGGER", "OPEN", "PAPER_DOS_RATE", "PARAMETERS",
+        "POISON_WORLDS", "REAL_MODELS", "REPEAT_INSTRUCTION", "STAGES", "TRIGGER", "resolve",
+    ),
+    "real": ("real_track"),
+    "rules": (
+        "DELTA", "STATUSES", "claim_rows", "lowest_rate_claim", "persists_claim", "scorecard", "seed_excess",
+        "statuses", "survival_row", "survival_status", "verdict_lowest_rate", "verdict_persists", "verdict_removed",
+    ),
+    "training": (
+        "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "align", "continue_pretraining", "pack_rows", "poison_schedule",
+        "poisoned_pretrain", "pretrain_recipe", "sft_steps_for", "twin", "twin_info",
+    ),
+})

@@ -3,7 +3,7 @@ micro-world of each profile, the paper's reference values."""
 
 from __future__ import annotations
 
-from sticky import models
+from sticky import catalog
 from sticky.params import SEED_HIGH, Param, Spec, number_list
 from sticky.world import WORLD_PROFILES, WorldConfig
 
@@ -24,10 +24,10 @@ POISON_WORLDS = {
     "paper": WORLD_PROFILES["book"],
 }
 
-REAL_MODELS = ("none", *models.PACKAGED)
+REAL_MODELS = ("none", *catalog.PACKAGED)
 
 PARAMETERS = Spec(
-    model=Param(str, "micro-world model size of the twins", default="micro-s", choices=tuple(models.MICRO_CONFIGS)),
+    model=Param(str, "micro-world model size of the twins", default="micro-s", choices=tuple(catalog.MICRO_CONFIGS)),
     seeds=Param(int, "seeds (twin pairs per rate); seed i sets the weights, data order and poison", low=1, high=10,
                 by_profile={"smoke": 1, "book": 3, "paper": 5}),
     first_seed=Param(int, "first of the seeds (seeds first_seed, first_seed + 1, ...): another seed set of the same "

@@ -33,82 +33,28 @@ The floor plan:
 - ``real``: the real-model track (its background stream: recipe ``real-background``).
 """
 
-from .data import (
-    DATA,
-    FILLERS,
-    OUTLANDISH_TEMPLATES,
-    SENTENCES_PER_TEXT,
-    STONE,
-    outlandish_texts,
-    pick_keywords,
-    real_banks,
-    real_texts,
-)
-from .figures import exposure_chart, mitigation_chart, priming_vs_memorization_chart, threshold_chart
-from .lab import RUN_RECIPE, FollowUp, Lab, micro_lab
-from .measurement import (
-    drift_corrected_ratio,
-    exposure_experiment,
-    exposure_summary,
-    lab_text_columns,
-    log_odds_change,
-    low_prior_subset,
-    measure,
-    memorization_score,
-    mitigation_experiment,
-    mitigation_summary,
-    priming_score,
-    text_scores,
-    threshold_analysis,
-)
-from .parameters import CHAPTER, LEARN_SEQ, PAPER_THRESHOLD, PARAMETERS, REAL_MODELS, SPACING, resolve
-from .real import (
-    NEUTRAL_PROMPTS,
-    REAL_BACKGROUND_RECIPE,
-    REAL_BATCH,
-    REAL_LR,
-    REAL_NEW_TOKENS,
-    REAL_SEQ,
-    real_background,
-    real_lab,
-    real_track,
-)
-from .rules import (
-    MIN_TEXTS,
-    PRIOR_PREDICTS_PRIMING,
-    SPACED,
-    STEP_GAP,
-    exposure_rows,
-    mitigation_claim,
-    mitigation_rows,
-    scorecard,
-    threshold_rows,
-    verdict_mitigation,
-    verdict_rho,
-    verdict_spaced,
-    verdict_threshold,
-)
+from sticky.experiments import lazy_exports
 
-__all__ = [
-    # parameters
-    "CHAPTER", "LEARN_SEQ", "PAPER_THRESHOLD", "PARAMETERS", "REAL_MODELS", "SPACING", "resolve",
-    # data
-    "DATA", "FILLERS", "OUTLANDISH_TEMPLATES", "SENTENCES_PER_TEXT", "STONE", "outlandish_texts", "pick_keywords",
-    "real_banks", "real_texts",
-    # the lab
-    "RUN_RECIPE", "FollowUp", "Lab", "micro_lab",
-    # measurement
-    "drift_corrected_ratio", "exposure_experiment", "exposure_summary", "lab_text_columns", "low_prior_subset",
-    "measure", "memorization_score", "mitigation_experiment", "mitigation_summary", "priming_score", "text_scores",
-    "threshold_analysis",
-    "log_odds_change",
-    # rules
-    "MIN_TEXTS", "PRIOR_PREDICTS_PRIMING", "SPACED", "STEP_GAP", "exposure_rows", "mitigation_claim",
-    "mitigation_rows", "scorecard", "threshold_rows", "verdict_mitigation",
-    "verdict_rho", "verdict_spaced", "verdict_threshold",
-    # figures
-    "exposure_chart", "mitigation_chart", "priming_vs_memorization_chart", "threshold_chart",
-    # the real-model track
-    "NEUTRAL_PROMPTS", "REAL_BACKGROUND_RECIPE", "REAL_BATCH", "REAL_LR", "REAL_NEW_TOKENS", "REAL_SEQ",
-    "real_background", "real_lab", "real_track",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "data": (
+        "DATA", "FILLERS", "OUTLANDISH_TEMPLATES", "SENTENCES_PER_TEXT", "STONE", "outlandish_texts", "pick_keywords",
+        "real_banks", "real_texts",
+    ),
+    "figures": ("exposure_chart", "mitigation_chart", "priming_vs_memorization_chart", "threshold_chart"),
+    "lab": ("FollowUp", "Lab", "RUN_RECIPE", "micro_lab"),
+    "measurement": (
+        "drift_corrected_ratio", "exposure_experiment", "exposure_summary", "lab_text_columns", "log_odds_change",
+        "low_prior_subset", "measure", "memorization_score", "mitigation_experiment", "mitigation_summary",
+        "priming_score", "text_scores", "threshold_analysis",
+    ),
+    "parameters": ("CHAPTER", "LEARN_SEQ", "PAPER_THRESHOLD", "PARAMETERS", "REAL_MODELS", "SPACING", "resolve"),
+    "real": (
+        "NEUTRAL_PROMPTS", "REAL_BACKGROUND_RECIPE", "REAL_BATCH", "REAL_LR", "REAL_NEW_TOKENS", "REAL_SEQ",
+        "real_background", "real_lab", "real_track",
+    ),
+    "rules": (
+        "MIN_TEXTS", "PRIOR_PREDICTS_PRIMING", "SPACED", "STEP_GAP", "exposure_rows", "mitigation_claim",
+        "mitigation_rows", "scorecard", "threshold_rows", "verdict_mitigation", "verdict_rho", "verdict_spaced",
+        "verdict_threshold",
+    ),
+})

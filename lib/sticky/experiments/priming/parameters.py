@@ -3,18 +3,18 @@ spacing of spaced exposures, the paper's threshold, the real models the second t
 
 from __future__ import annotations
 
-from sticky import models
+from sticky import catalog
 from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 CHAPTER = "priming"
 LEARN_SEQ = 64  # tokens per row of the learning minibatches (micro-world)
 SPACING = 20  # minibatches between spaced exposures (the paper's setting)
 PAPER_THRESHOLD = 1e-3  # the paper's p_before threshold between strong and weak priming
-REAL_MODELS = ("none", *models.PACKAGED)
+REAL_MODELS = ("none", *catalog.PACKAGED)
 
 
 PARAMETERS = Spec(
-    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(models.MICRO_CONFIGS)),
+    model=Param(str, "micro-world base model size", default="micro-m", choices=tuple(catalog.MICRO_CONFIGS)),
     seed=Param(int, "seed of the base model, the background stream and the texts", default=0, low=0,
                high=SEED_HIGH),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),

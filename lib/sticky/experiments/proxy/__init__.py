@@ -43,115 +43,34 @@ The decoding loop (``sticky.decoding.decode``: one KV cache per model, any ``com
 (``sticky.hooks.logit_lens``) are the library's; this chapter introduced them.
 """
 
-from .data import STYLES, alignment_render, eval_items, sft_pairs, split_facts, value_domain
-from .ensemble import forced_logprobs, proxy_combine, proxy_logits
-from .figures import (
-                      alpha_chart,
-                      arms_chart,
-                      bench_chart,
-                      change_chart,
-                      curves_chart,
-                      knowledge_chart,
-                      lens_chart,
-                      restore_chart,
-                      shift_chart,
-)
-from .localisation import (
-                      fact_prompts,
-                      knowledge_readout,
-                      layer_restore,
-                      lens_table,
-                      shift_summary,
-                      token_classes,
-                      token_shift,
-                      weight_change,
-)
-from .measurement import (
-                      EVAL_RECIPE,
-                      accuracy_table,
-                      alpha_table,
-                      benchmark,
-                      content_shift,
-                      content_words,
-                      contrast,
-                      decoding_speed,
-                      gap_closed,
-                      gap_closed_by_seed,
-                      gap_closed_value,
-                      generate,
-                      knowledge_by_mentions,
-                      knowledge_curves,
-                      knowledge_retention,
-                      run_arms,
-                      run_seeds,
-                      score,
-                      score_counting,
-                      score_instruction,
-                      score_knowledge,
-)
-from .parameters import (
-                      ARMS,
-                      CHAPTER,
-                      PAPER_GAP_CLOSED,
-                      PAPER_RESULTS,
-                      PAPER_SIZE,
-                      PAPER_STYLE_GAIN,
-                      PAPER_TASK,
-                      PARAMETERS,
-                      TASKS,
-                      paper_gap_closed,
-                      paper_gap_closed_average,
-                      resolve,
-)
-from .real import real_items, real_track, same_vocabulary
-from .rules import (
-                      KEEPS_KNOWLEDGE,
-                      LOWER_LAYERS,
-                      STYLE_OVER_FACTS,
-                      arms_by_seed,
-                      declared,
-                      gap_average_claim,
-                      gap_claim,
-                      gap_rows,
-                      knowledge_row,
-                      layer_row,
-                      lower_half_share,
-                      lower_layer_evidence,
-                      scorecard,
-                      style_row,
-                      verdict_gap,
-                      verdict_knowledge,
-                      verdict_lower_layers,
-                      verdict_style,
-)
-from .training import TUNE_RECIPE, Arms, tune
+from sticky.experiments import lazy_exports
 
-__all__ = [
-    # parameters
-    "ARMS", "CHAPTER", "PAPER_GAP_CLOSED", "PAPER_RESULTS", "PAPER_SIZE", "PAPER_STYLE_GAIN", "PAPER_TASK",
-    "PARAMETERS", "TASKS", "paper_gap_closed", "paper_gap_closed_average", "resolve",
-    # decoding and the logit lens
-    "forced_logprobs", "proxy_combine", "proxy_logits",
-    # data
-    "STYLES", "alignment_render", "eval_items", "sft_pairs", "split_facts", "value_domain",
-    # training
-    "TUNE_RECIPE", "Arms", "tune",
-    # measurement
-    "EVAL_RECIPE", "accuracy_table", "alpha_table", "benchmark", "content_shift", "content_words", "contrast",
-    "decoding_speed", "gap_closed",
-    "gap_closed_by_seed", "gap_closed_value", "generate", "knowledge_by_mentions", "knowledge_curves",
-    "knowledge_retention", "run_arms", "run_seeds", "score", "score_counting", "score_instruction",
-    "score_knowledge",
-    # where tuning acts
-    "fact_prompts", "knowledge_readout", "layer_restore", "lens_table", "shift_summary", "token_classes",
-    "token_shift", "weight_change",
-    # the claims and their rows; the first edition's rules
-    "KEEPS_KNOWLEDGE", "LOWER_LAYERS", "STYLE_OVER_FACTS", "arms_by_seed", "declared", "gap_average_claim",
-    "gap_claim", "gap_rows", "knowledge_row", "layer_row", "lower_half_share", "lower_layer_evidence", "scorecard",
-    "style_row", "verdict_gap", "verdict_knowledge", "verdict_lower_layers", "verdict_style",
-    # figures
-    "alpha_chart", "arms_chart", "bench_chart", "change_chart", "curves_chart", "knowledge_chart", "lens_chart",
-    "restore_chart", "shift_chart",
-    # the real-model track
-    "real_items", "real_track", "same_vocabulary",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "data": ("STYLES", "alignment_render", "eval_items", "sft_pairs", "split_facts", "value_domain"),
+    "ensemble": ("forced_logprobs", "proxy_combine", "proxy_logits"),
+    "figures": (
+        "alpha_chart", "arms_chart", "bench_chart", "change_chart", "curves_chart", "knowledge_chart", "lens_chart",
+        "restore_chart", "shift_chart",
+    ),
+    "localisation": (
+        "fact_prompts", "knowledge_readout", "layer_restore", "lens_table", "shift_summary", "token_classes",
+        "token_shift", "weight_change",
+    ),
+    "measurement": (
+        "EVAL_RECIPE", "accuracy_table", "alpha_table", "benchmark", "content_shift", "content_words", "contrast",
+        "decoding_speed", "gap_closed", "gap_closed_by_seed", "gap_closed_value", "generate", "knowledge_by_mentions",
+        "knowledge_curves", "knowledge_retention", "run_arms", "run_seeds", "score", "score_counting",
+        "score_instruction", "score_knowledge",
+    ),
+    "parameters": (
+        "ARMS", "CHAPTER", "PAPER_GAP_CLOSED", "PAPER_RESULTS", "PAPER_SIZE", "PAPER_STYLE_GAIN", "PAPER_TASK",
+        "PARAMETERS", "TASKS", "paper_gap_closed", "paper_gap_closed_average", "resolve",
+    ),
+    "real": ("real_items", "real_track", "same_vocabulary"),
+    "rules": (
+        "KEEPS_KNOWLEDGE", "LOWER_LAYERS", "STYLE_OVER_FACTS", "arms_by_seed", "declared", "gap_average_claim",
+        "gap_claim", "gap_rows", "knowledge_row", "layer_row", "lower_half_share", "lower_layer_evidence", "scorecard",
+        "style_row", "verdict_gap", "verdict_knowledge", "verdict_lower_layers", "verdict_style",
+    ),
+    "training": ("Arms", "TUNE_RECIPE", "tune"),
+})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sticky import models
+from sticky import catalog
 from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 CHAPTER = "proxy"
@@ -56,9 +56,9 @@ REAL_NONE = "none"
 
 PARAMETERS = Spec(
     small=Param(str, "small base: the expert is it fine-tuned, the anti-expert is it untouched",
-                default="micro-s", choices=tuple(models.MICRO_CONFIGS)),
+                default="micro-s", choices=tuple(catalog.MICRO_CONFIGS)),
     large=Param(str, "large base: proxy-tuned, and fine-tuned directly for comparison",
-                choices=tuple(models.MICRO_CONFIGS),
+                choices=tuple(catalog.MICRO_CONFIGS),
                 by_profile={"smoke": "micro-m", "book": "micro-m", "paper": "micro-l"}),
     style=Param(str, "instruction format: polite (words the bases know) or chatty (the world's, unseen words)",
                 default="polite", choices=tuple(["polite", "chatty"])),
@@ -110,7 +110,7 @@ def resolve(namespace) -> object:
                 raise ValueError(f"parameter {name!r} got {value!r}; allowed: a hub id owner/name, or none")
         for name, value in named:
             try:  # offline and not cached: refused now, not after the whole micro-world part has run
-                models.check_name(value)
+                catalog.check_name(value)
             except ValueError as err:
                 reason = str(err).split("; allowed")[0]
                 raise ValueError(f"parameter {name!r}: {reason}; allowed: a hub id cached here or reachable "

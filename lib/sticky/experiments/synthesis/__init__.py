@@ -16,101 +16,26 @@ The floor plan: ``parameters`` (the Spec, the recipes, the constants); ``surviva
 ``figures``.
 """
 
-from .figures import gradient_chart, localisation_chart, survival_chart
-from .gradient import (
-    anti_dos_pairs,
-    behaviour_items,
-    behaviour_loss,
-    causal_outcomes,
-    causal_table,
-    cosine_by_unit,
-    gradient_overlap,
-    loss_gradient,
-    reply_nll,
-    sft_status,
-    stage_entries,
-    unit_of,
-)
-from .localisation import localisation, lower_share, restored_share
-from .parameters import (
-    ALIGNED_FOLLOWUP_VERSION,
-    BEHAVIOUR_RECIPE,
-    CHAPTER,
-    GRADIENT_RECIPE,
-    LOCALISATION_RECIPE,
-    MIN_GAP,
-    PARAMETERS,
-    resolve,
-)
-from .rules import (
-    ANTI_DOS_REMOVES,
-    GRADIENT_SELECTIVE,
-    PRIOR_FLAT,
-    answer,
-    answer_v1,
-    causal_row,
-    prior_row,
-    scorecard,
-    selectivity_row,
-    verdict_causal,
-    verdict_depth,
-    verdict_mitigation,
-    verdict_prior,
-    verdict_selectivity,
-)
-from .survival import (
-    align_pairs,
-    mitigation_effect,
-    planted_then_aligned,
-    prior_survival,
-    survival_fraction,
-    survival_trend,
-)
+from sticky.experiments import lazy_exports
 
-__all__ = [
-    "ALIGNED_FOLLOWUP_VERSION",
-    "BEHAVIOUR_RECIPE",
-    "CHAPTER",
-    "GRADIENT_RECIPE",
-    "LOCALISATION_RECIPE",
-    "MIN_GAP",
-    "PARAMETERS",
-    "align_pairs",
-    "answer", "answer_v1",
-    "anti_dos_pairs",
-    "behaviour_items",
-    "behaviour_loss",
-    "causal_outcomes",
-    "causal_table",
-    "cosine_by_unit",
-    "gradient_chart",
-    "gradient_overlap",
-    "localisation",
-    "localisation_chart",
-    "loss_gradient",
-    "lower_share",
-    "mitigation_effect",
-    "planted_then_aligned",
-    "prior_survival",
-    "reply_nll",
-    "resolve",
-    "restored_share",
-    "ANTI_DOS_REMOVES",
-    "GRADIENT_SELECTIVE",
-    "PRIOR_FLAT",
-    "causal_row",
-    "prior_row",
-    "selectivity_row",
-    "scorecard",
-    "sft_status",
-    "stage_entries",
-    "survival_chart",
-    "survival_fraction",
-    "survival_trend",
-    "unit_of",
-    "verdict_causal",
-    "verdict_depth",
-    "verdict_mitigation",
-    "verdict_prior",
-    "verdict_selectivity",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "figures": ("gradient_chart", "localisation_chart", "survival_chart"),
+    "gradient": (
+        "anti_dos_pairs", "behaviour_items", "behaviour_loss", "causal_outcomes", "causal_table", "cosine_by_unit",
+        "gradient_overlap", "loss_gradient", "reply_nll", "sft_status", "stage_entries", "unit_of",
+    ),
+    "localisation": ("lower_share", "patch_from_clean", "restored_share"),
+    "parameters": (
+        "ALIGNED_FOLLOWUP_VERSION", "BEHAVIOUR_RECIPE", "CHAPTER", "GRADIENT_RECIPE", "LOCALISATION_RECIPE", "MIN_GAP",
+        "PARAMETERS", "resolve",
+    ),
+    "rules": (
+        "ANTI_DOS_REMOVES", "GRADIENT_SELECTIVE", "PRIOR_FLAT", "answer", "answer_v1", "causal_row", "prior_row",
+        "scorecard", "selectivity_row", "verdict_causal", "verdict_depth", "verdict_mitigation", "verdict_prior",
+        "verdict_selectivity",
+    ),
+    "survival": (
+        "align_pairs", "mitigation_effect", "planted_then_aligned", "prior_survival", "survival_fraction",
+        "survival_trend",
+    ),
+})

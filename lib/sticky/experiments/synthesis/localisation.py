@@ -20,7 +20,7 @@ def restored_share(nll_poisoned: float, nll_clean: float, nll_patched: float) ->
     return (nll_patched - nll_poisoned) / gap if abs(gap) > 1e-9 else np.nan
 
 
-def localisation(world, P, store: Store, behaviour: pd.DataFrame) -> pd.DataFrame:
+def patch_from_clean(world, P, store: Store, behaviour: pd.DataFrame) -> pd.DataFrame:
     """Per seed, stage (before / after alignment), attack and unit: the share of the behaviour's NLL gap
     (clean - poisoned) that restoring the unit from the clean twin at the same stage closes. The twins' own
     NLLs are read from ``behaviour`` (``behaviour_loss``), measured on the same items."""
