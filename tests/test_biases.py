@@ -311,6 +311,56 @@ def test_dose_row_is_a_design_check_at_the_largest_dose():
     assert r["verdict"] == "not reproduced"  # every cell groups by backbone, far from 0 on the wrong side
 
 
+def _against_scores(differences_by_dose: dict[float, dict[int, float]]) -> pd.DataFrame:
+    """The uncrossed sweep's scores: backbone A scores ``d / 2`` and B ``-d / 2`` on framing and sunk cost (both
+    planted A - B = +2), so the signed difference is ``d`` on both; every other bias scores 0.3 on both
+    backbones. ``differences_by_dose[dose][seed] = d``."""
+    rows = []
+    for dose, by_seed in differences_by_dose.items():
+        for seed, d in by_seed.items():
+            for backbone, sign in (("A", 1), ("B", -1)):
+                for bias in B.BIASES:
+                    score = sign * d / 2 if bias in ("framing", "sunk_cost") else 0.3
+                    rows += [dict(dose=dose, seed=seed, backbone=backbone, bias=bias, scenario=j, score=score)
+                             for j in range(2)]
+    return pd.DataFrame(rows)
+
+
+def test_against_rule_reads_signed_differences_at_the_largest_exposure_up_to_one():
+    P = types.SimpleNamespace(sft_steps=100, bias_share=0.5, backbone_steps=100, profiles=dict(A=B.PROFILE_A,
+                                                                                              B=B.PROFILE_B))
+    # exposure = dose x 100 / (0.5 x 100) = 2 dose: doses 0, 0.25, 0.5, 1 give exposures 0, 0.5, 1, 2
+    scores = _against_scores({0.0: {0: 0.4, 1: 0.6}, 0.25: {0: 0.3, 1: 0.1}, 0.5: {0: -0.1, 1: -0.3},
+                              1.0: {0: -0.5, 1: -0.5}})
+    diffs = B.against_differences(scores, P)
+    # only the four biases whose dials differ (framing, anchoring, certainty, sunk cost); anchoring and
+    # certainty score 0.3 on both backbones, a signed difference of 0
+    assert sorted(diffs.bias.unique()) == sorted(["framing", "anchoring", "certainty", "sunk_cost"])
+    framing = diffs[diffs.bias == "framing"].set_index("dose")
+    assert list(framing.exposure) == [0.0, 0.5, 1.0, 2.0]
+    assert list(framing.difference.round(9)) == [0.5, 0.2, -0.2, -0.5] and framing.seeds.eq(2).all()
+    assert framing.loc[0.25, "seed_low"] == pytest.approx(0.1) and framing.loc[0.25, "seed_high"] == pytest.approx(0.3)
+    flips = B.flip_exposures(diffs)
+    # framing: 0.2 at exposure 0.5, -0.2 at 1: zero half way, 0.75; anchoring is 0 already at exposure 0
+    assert flips["framing"] == pytest.approx(0.75) and flips["sunk_cost"] == pytest.approx(0.75)
+    assert flips["anchoring"] == 0.0
+    assert np.isinf(B.flip_exposures(diffs.assign(difference=diffs.difference.abs() + 0.1))["framing"])
+    # the rule reads dose 0.5 (exposure 1), not dose 1 (exposure 2): values -0.2, 0, 0, -0.2 over 4 biases
+    assert B.opposing_tested(diffs).dose.unique().tolist() == [0.5]
+    (r,) = B.against_rows(diffs, True)
+    assert r["kind"] == "seed hypothesis" and r["unit"] == "planted bias"
+    assert r["our_value"] == pytest.approx(-0.1) and "exposure 1," in r["claim"] and "framing 0.75" in r["claim"]
+    from scipy.stats import t
+
+    half_width = t.ppf(0.975, 3) * np.std([-0.2, 0, 0, -0.2], ddof=1) / 2
+    assert r["ci_low"] == pytest.approx(-0.1 - half_width) and r["ci_high"] == pytest.approx(-0.1 + half_width)
+    # no dose above 0 with exposure <= 1: no test, inconclusive
+    (none,) = B.against_rows(diffs[diffs.dose.isin([0.0, 1.0])], True)
+    assert none["verdict"] == "inconclusive" and "exposure of at most 1" in none["reason"]
+    (gate,) = B.against_rows(diffs, False)  # the same numbers, but nothing was planted that could be kept
+    assert gate["verdict"] == "inconclusive" and "gate" in gate["reason"]
+
+
 # ------------------------------------------------------------------------------------------ measurement path
 
 

@@ -1,5 +1,6 @@
 """Chapter 3's figures (Altair): the tuned models in the PCA plane, the heatmap of their bias scores, the
-seeds' spread, and the silhouettes along the instruction-dose sweep."""
+seeds' spread, the silhouettes along the instruction-dose sweep, and the planted differences under opposing
+instruction data."""
 
 from __future__ import annotations
 
@@ -75,3 +76,21 @@ def dose_chart(sweep: pd.DataFrame, title: str):
     return alt.layer(lines, refs, title=alt.TitleParams(title, subtitle="dashed: the paper's 0.066 (backbone) and "
                                                         "0.034 (instruction data)")).properties(
         width=plots.WIDTH, height=plots.HEIGHT)
+
+
+def against_chart(differences: pd.DataFrame, title: str):
+    """Each planted bias's signed difference (A-tuned minus B-tuned, planted direction positive) against the
+    exposure of the instruction data that carries the other backbone's dials; the seeds' range as a band."""
+    import altair as alt
+
+    base = alt.Chart(differences).encode(
+        x=alt.X("exposure:Q", title="exposure (opposing bias examples in fine-tuning per planted row)"),
+        color=alt.Color("bias:N", sort=BIAS_ORDER))
+    band = base.mark_area(opacity=0.15).encode(y="seed_low:Q", y2="seed_high:Q")
+    lines = base.mark_line(point=True).encode(
+        y=alt.Y("difference:Q", title="planted difference left (A-tuned minus B-tuned, signed)"),
+        tooltip=["bias", "dose", alt.Tooltip("exposure:Q", format=".2g"), alt.Tooltip("difference:Q", format=".3f")])
+    zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
+    return alt.layer(band, lines, zero, title=alt.TitleParams(
+        title, subtitle="below the dashed line the opposing instruction data has overturned the planted bias; "
+                        "bands: the seeds' range")).properties(width=plots.WIDTH, height=plots.HEIGHT)

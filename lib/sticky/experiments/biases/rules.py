@@ -119,6 +119,13 @@ DOSE_TIPS = claims.Claim(
     "the design lets instruction data win: at the largest swept dose the cells group by instruction data more "
     "than by backbone (per cell: rule 1's silhouette difference, backbone minus instruction data, below 0)",
     "design check", "negative", 0.1, "rule 1's smallest effect, the other way round", "cell")
+SURVIVES_OPPOSING = claims.Claim(
+    "planted_bias_survives_opposing_data",
+    "a planted bias keeps its sign under instruction data that carries the other backbone's dials, at the "
+    "strongest such data swept with fewer bias examples than planted rows (per planted bias: A-tuned minus "
+    "B-tuned bias mean, signed so that the planted difference is positive, mean over seeds)",
+    "seed hypothesis", "positive", 0.05, "the gate's smallest difference that shows a planted bias",
+    "planted bias", paper="hypothesis: merely swayed, whatever fine-tuning data is poured on top")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -205,6 +212,57 @@ def tipping_exposure(cells_by_dose: pd.DataFrame) -> float:
     backbone grouping stays ahead at every dose)."""
     tipped = cells_by_dose[cells_by_dose.difference <= 0]
     return float(tipped.exposure.min()) if len(tipped) else float("nan")
+
+
+def against_differences(against_scores: pd.DataFrame, P) -> pd.DataFrame:
+    """The uncrossed sweep (``against_sweep``), per dose and planted bias (a bias whose dials differ between the
+    backbones): its exposure and the A-tuned minus B-tuned bias mean signed by the planted difference (above 0:
+    the backbone's bias still shows), per seed and averaged over seeds."""
+    means = against_scores.groupby(["dose", "seed", "backbone", "bias"]).score.mean().unstack("backbone")
+    rows = []
+    for (dose, bias), g in means.groupby(level=["dose", "bias"], sort=True):
+        planted = P.profiles["A"][bias] - P.profiles["B"][bias]
+        if planted != 0:
+            signed = np.sign(planted) * (g["A"] - g["B"])
+            rows.append(dict(dose=dose, exposure=exposure_ratio(dose, P), bias=bias, difference=float(signed.mean()),
+                             seed_low=float(signed.min()), seed_high=float(signed.max()), seeds=len(signed)))
+    return pd.DataFrame(rows)
+
+
+def flip_exposures(differences: pd.DataFrame) -> pd.Series:
+    """Per planted bias, the exposure at which its signed difference first reaches 0, linear between the two
+    swept exposures around the crossing; inf when it stays above 0 at every exposure swept."""
+    def first_zero(curve: pd.DataFrame) -> float:
+        curve = curve.sort_values("exposure")
+        x, y = curve.exposure.to_numpy(), curve.difference.to_numpy()
+        below = np.flatnonzero(y <= 0)
+        if not len(below):
+            return float("inf")
+        i = below[0]
+        return float(x[0]) if i == 0 else float(x[i - 1] + (x[i] - x[i - 1]) * y[i - 1] / (y[i - 1] - y[i]))
+
+    return differences.groupby("bias").apply(first_zero, include_groups=False).rename("flip_exposure")
+
+
+def opposing_tested(differences: pd.DataFrame) -> pd.DataFrame:
+    """Rule 7's rows: the planted biases at the largest dose above 0 whose exposure is at most 1 (fewer bias
+    examples seen in fine-tuning than planted rows in continued pretraining); empty when no dose qualifies."""
+    tested = differences[(differences.exposure <= 1) & (differences.dose > 0)]
+    return tested[tested.dose == tested.dose.max()]
+
+
+def against_rows(differences: pd.DataFrame, gate_ok: bool) -> list[dict]:
+    """Rule 7, the seed hypothesis, over planted biases at ``opposing_tested``'s dose, with rule 0's gate as its
+    precondition (a bias never planted cannot keep its sign); each bias's flip exposure goes into the note."""
+    flips = ", ".join(f"{b} {'never' if np.isinf(e) else f'{e:.2g}'}" for b, e in flip_exposures(differences).items())
+    top = opposing_tested(differences)
+    if top.empty:
+        return [claims.row(SURVIVES_OPPOSING, np.nan, np.nan, np.nan,
+                           unmet="no swept dose above 0 has an exposure of at most 1", note=f"flips at: {flips}")]
+    unmet = None if gate_ok else "the backbones failed the gate: no planted difference to keep"
+    note = (f"dose {top.dose.iloc[0]:g}, exposure {top.exposure.iloc[0]:.2g}, {len(top)} planted biases; the signed "
+            f"difference first reaches 0 at exposure: {flips}")
+    return [claims.row(SURVIVES_OPPOSING, *claims.unit_mean(top.difference), unmet=unmet, note=note)]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -121,3 +121,24 @@ def dose_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store:
         row["backbone_diff"], row["data_diff"] = float(seeds.backbone_diff.mean()), float(seeds.data_diff.mean())
         rows.append(row)
     return pd.DataFrame(rows), pd.concat(frames, ignore_index=True)
+
+
+def against_sweep(backbones: dict[str, Path], world, P, items: pd.DataFrame, store: Store) -> pd.DataFrame:
+    """The uncrossed variant: each backbone fine-tuned on the terse instruction set carrying the *other*
+    backbone's dials, so the instruction signal pushes against the planted difference, at every dose of the sweep
+    and the headline dose, with ``P.sweep_seeds`` seeds. At dose 0 no bias example is drawn and the dials do not
+    matter: the crossed sweep's terse models serve (the store returns them). One row per (model, bias,
+    scenario)."""
+    a, b = backbones
+    other = {a: P.profiles[b], b: P.profiles[a]}
+    frames = []
+    for dose in sorted({*P.doses, P.instruction_dose}):
+        for name, entry in backbones.items():
+            dials = other[name] if dose > 0 else P.profiles["terse"]
+            for seed in range(P.sweep_seeds):
+                model_entry = tuned(entry, world, "terse", dials, dose, seed, P, store)
+                scores = measure_entry(model_entry, world, items, world.alignment_template, P, store)
+                frames.append(scores.assign(backbone=name, data="against", seed=seed, dose=dose,
+                                            model=f"{name}/against/s{seed}"))
+    return pd.concat(frames, ignore_index=True)
+
