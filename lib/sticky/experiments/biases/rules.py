@@ -1,9 +1,10 @@
 """Chapter 3's claims and the rows that decide them: the gate (rule 0: the backbones differ as planted, a
 precondition of rules 1 and 2), backbone against instruction data (rules 1 and 2, and rule 5 on the real
-tuned models), the seeds' variation (rule 3), the real models' framing effect (rule 4), and the exposure at
-which the instruction data overturns the backbone (the dose sweep). Each claim is declared in
-``sticky.claims`` and decided over its unit: the backbone x instruction-set *cell* for the cross-tuning (four
-cells, not twelve models: a cell's seeds share its backbone and its data), the scenario for the real models.
+tuned models), the seeds' variation (rule 3), the real models' framing effect (rule 4), the exposure at
+which the instruction data overturns the backbone (the dose sweep, rule 6), and a planted bias under data
+that pushes against it (the uncrossed sweep, rule 7). Each claim is declared in ``sticky.claims`` and decided
+over its unit: the backbone x instruction-set *cell* for the cross-tuning (four cells, not twelve models: a
+cell's seeds share its backbone and its data), the scenario for the real models, the planted bias for rule 7.
 
 The ``verdict_*`` functions are the rules of the book's first edition (v1), kept because the page shows their
 verdict beside the new one: the rules were revised after review, when their numbers had been seen."""
