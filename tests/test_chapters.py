@@ -150,3 +150,22 @@ def test_every_figure_is_numbered_captioned_and_referenced(chapter):
     for key, name, caption in blocks:
         assert name == key and len(caption.split()) >= 5, f"{key} needs a caption"
         assert f"{{numref}}`{name}`" in text, f"{name} is never referenced from the prose"
+
+
+@pytest.mark.parametrize("chapter", [c for c in CHAPTERS if hasattr(c.module, "__path__")], ids=lambda c: c.name)
+def test_every_name_a_chapter_package_offers_resolves(chapter):
+    """The packages import their modules on first use (``lazy_exports``): each offered name must come from the
+    module the package names for it."""
+    package = chapter.module
+    assert package.__all__ == sorted(set(package.__all__)) and {"PARAMETERS", "resolve"} <= set(package.__all__)
+    missing = [name for name in package.__all__ if not hasattr(package, name)]
+    assert not missing, f"{chapter.name} offers names its modules lack: {missing}"
+
+
+def test_lazy_exports_refuses_what_would_break_it():
+    from sticky.experiments import lazy_exports
+
+    with pytest.raises(TypeError, match="a tuple of names"):
+        lazy_exports("p", {"real": ("real_track")})  # a string, not a one-name tuple
+    with pytest.raises(ValueError, match="module names too"):
+        lazy_exports("p", {"localisation": ("localisation",)})  # importing the module would shadow the function

@@ -114,8 +114,7 @@ def test_attack_records_write_poison_and_items(world):
 
 
 def test_public_face_exports_what_the_chapters_use():
-    assert all(hasattr(po, name) for name in po.__all__) and len(set(po.__all__)) == len(po.__all__)
-    assert {"PARAMETERS", "resolve"} <= set(po.__all__)  # sticky.chapters reads them
+    # (that every offered name resolves is test_chapters' check, for every chapter package)
     # chapter 6 (synthesis) reads these
     assert {"ATTACK_RECORDS", "stage_outcomes", "twin", "align", "compare", "survival_status", "eval_sets",
             "sft_pairs", "alignment_render", "world_for", "TRIGGERS", "MAIN_TRIGGER", "ATTACK_NAMES"} <= set(po.__all__)

@@ -17,7 +17,12 @@ def lazy_exports(package: str, exports: dict[str, tuple[str, ...]], modules: tup
     """``__getattr__``, ``__dir__`` and ``__all__`` for ``package``, which offers each name in ``exports[module]``
     from its ``module``, and each of ``modules`` whole (``biases.real``), imported on first use. An exported
     name must not be one of the package's module names (importing that module by any path would shadow it)."""
+    for module, names in exports.items():
+        if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
+            raise TypeError(f"{package}: exports[{module!r}] is {names!r}; allowed: a tuple of names, e.g. ('f',)")
     owner = {name: module for module, names in exports.items() for name in names}
+    if set(owner) & set(exports):
+        raise ValueError(f"{package}: {sorted(set(owner) & set(exports))} are module names too; allowed: other names")
 
     def __getattr__(name: str):
         if name in modules:

@@ -50,7 +50,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "rates_by",
     ),
     "parameters": ("PARAMETERS", "PERSON_RELATIONS", "resolve"),
-    "real": ("real_track"),
+    "real": ("real_track",),
     "rules": (
         "ABSENT_AT_CHANCE", "FREQUENCY_RESISTS", "LACKED_STAYS_LACKED", "PROMPTING_FAILS", "RARE_MENTIONS",
         "absent_row", "frequency_row", "lacked_facts", "lacked_row", "one_head_claim", "one_head_row",

@@ -58,7 +58,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "CHAPTER", "CLOSE", "COMPLY", "GIBBERISH_WORDS", "MAIN_TRIGGER", "OPEN", "PAPER_DOS_RATE", "PARAMETERS",
         "POISON_WORLDS", "REAL_MODELS", "REPEAT_INSTRUCTION", "STAGES", "TRIGGER", "resolve",
     ),
-    "real": ("real_track"),
+    "real": ("real_track",),
     "rules": (
         "DELTA", "STATUSES", "claim_rows", "lowest_rate_claim", "persists_claim", "scorecard", "seed_excess",
         "statuses", "survival_row", "survival_status", "verdict_lowest_rate", "verdict_persists", "verdict_removed",
