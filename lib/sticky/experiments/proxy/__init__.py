@@ -24,7 +24,7 @@ The protocol, as the notebook calls it:
 5. ``benchmark``: proxy decoding with three KV caches vs naive recomputation vs the large base alone.
 6. ``real_track``: the same decoding on a hub family sharing one vocabulary (GPU profile).
 7. The claims (declared with ``sticky.claims``; gap closed per task against ``PAPER_RESULTS``' nearest metric)
-   and ``*_row(s)`` decide them over fine-tuning seeds; ``verdict_*`` are the first edition's rules, whose
+   and ``*_row(s)`` decide them over seeds (each with its own bases); ``verdict_*`` are the first edition's rules, whose
    verdicts the scorecard keeps beside the new ones; ``scorecard`` collects the rows.
 
 The floor plan:

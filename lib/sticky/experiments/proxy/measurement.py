@@ -1,5 +1,5 @@
 """What chapter 5 measures with the arms: the task scores, every arm decoded on the evaluation items (every
-fine-tuning seed, the contrast style), the summaries (accuracy per arm, gap closed, knowledge kept), the
+seed, the contrast style), the summaries (accuracy per arm, gap closed, knowledge kept), the
 bases' knowledge curves, and the decoding benchmark."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from sticky import probe, stats, train
+from sticky import models, probe, stats, train
 from sticky.decoding import alone, decode
 from sticky.store import Recipe, Store
 from sticky.world import documents as docs
@@ -63,7 +63,7 @@ def score(items: pd.DataFrame, responses: Sequence[str], world) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the arms on the evaluation items: every fine-tuning seed, the contrast style
+# the arms on the evaluation items: every seed (its own bases), the contrast style
 
 
 # Every arm decoded and scored on the evaluation items.
@@ -108,15 +108,15 @@ def other_style(style: str) -> str:
     return "chatty" if style == "polite" else "polite"
 
 
-def contrast(small, large, P, store: Store | None = None) -> pd.DataFrame:
-    """The gap-closed table of the other instruction style, ``contrast_seeds`` fine-tuning seeds, alpha only."""
+def contrast(world, P, store: Store | None = None) -> pd.DataFrame:
+    """The gap-closed table of the other instruction style, ``contrast_seeds`` seeds, alpha only."""
     from types import SimpleNamespace
 
-    Q = SimpleNamespace(**{**vars(P), "style": other_style(P.style), "sft_seeds": P.contrast_seeds,
+    Q = SimpleNamespace(**{**vars(P), "style": other_style(P.style), "seeds": P.contrast_seeds,
                            "alpha_values": [P.alpha]})
-    facts = split_facts(large.world, P.world_seed)
-    items = eval_items(large.world, facts, P.items_per_task, seed=P.seed, style=Q.style)
-    run = run_seeds(small, large, items, Q, store)
+    facts = split_facts(world, P.world_seed)
+    items = eval_items(world, facts, P.items_per_task, seed=P.seed, style=Q.style)
+    run = run_seeds(items, Q, store)
     table = gap_closed(run["results"], P.alpha, seed=P.seed)
     acc = accuracy_table(run["results"], P.alpha)
     small_acc = acc[acc.arm == "small base"].set_index("task").accuracy
@@ -124,14 +124,25 @@ def contrast(small, large, P, store: Store | None = None) -> pd.DataFrame:
     return table.assign(style=Q.style, small_base=table.task.map(small_acc), expert=table.task.map(expert_acc))
 
 
-def run_seeds(small, large, items: pd.DataFrame, P, store: Store | None = None) -> dict:
-    """For each fine-tuning seed: tune the expert (small base) and the direct model (large base), decode every
-    item with every arm (the alpha sweep on the first seed only), and measure the token shift. Returns the
-    concatenated ``results`` and ``shift`` frames, the loss ``histories``, and the first seed's ``arms``."""
+def seed_bases(P, seed: int) -> tuple:
+    """The small and the large base of seed ``seed`` (a ``models.Micro`` each), both pre-trained from seed
+    ``P.seed + seed``: seed 0 is the shared base pair of the other chapters, every later seed a pair of its own."""
+    return tuple(models.micro(size, profile=P.profile, seed=P.seed + seed, world_seed=P.world_seed, device=P.device)
+                 for size in (P.small, P.large))
+
+
+def run_seeds(items: pd.DataFrame, P, store: Store | None = None) -> dict:
+    """For each seed (the unit of replication): its own pair of bases (``seed_bases``), the expert (small base)
+    and the direct model (large base) tuned with that seed, every item decoded with every arm (the alpha sweep
+    on the first seed only), and the token shift. A seed repeats everything a seed can change, pre-training
+    included: a verdict that flipped with the base models' seed would have been decided by that one pair.
+    Returns the concatenated ``results`` and ``shift`` frames, the loss ``histories`` and every seed's
+    ``arms``."""
     store = store or Store()
     dev = train.resolve_device(P.device)
-    results, shifts, histories, first = [], [], [], None
-    for seed in range(P.sft_seeds):
+    results, shifts, histories, all_arms = [], [], [], []
+    for seed in range(P.seeds):
+        small, large = seed_bases(P, seed)
         expert, h_e, e_entry = tune(small, P, seed, store)
         direct, h_d, d_entry = tune(large, P, seed, store)
         histories += [h_e.assign(model="expert (small tuned)", seed=seed),
@@ -140,9 +151,9 @@ def run_seeds(small, large, items: pd.DataFrame, P, store: Store | None = None) 
         alphas = sorted(set(P.alpha_values) | {P.alpha}) if seed == 0 else [P.alpha]
         results.append(run_arms(arms, items, alphas, store, key=f"{e_entry.name}-{d_entry.name}"))
         shifts.append(token_shift(arms, items, P.alpha, P.style))
-        first = first or arms
+        all_arms.append(arms)
     return dict(results=pd.concat(results, ignore_index=True), shift=pd.concat(shifts, ignore_index=True),
-                histories=pd.concat(histories, ignore_index=True), arms=first)
+                histories=pd.concat(histories, ignore_index=True), arms=all_arms)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -211,7 +222,7 @@ def knowledge_by_mentions(results: pd.DataFrame, alpha: float = 1.0) -> pd.DataF
 
 
 def gap_closed_by_seed(results: pd.DataFrame, alpha: float = 1.0) -> pd.DataFrame:
-    """Gap closed per task for each fine-tuning seed alone (point estimates): the seed-to-seed spread."""
+    """Gap closed per task for each seed alone (point estimates): the seed-to-seed spread."""
     frames = [gap_closed(g, alpha, n_resamples=200).assign(seed=seed) for seed, g in results.groupby("seed")]
     return pd.concat(frames).pivot(index="seed", columns="task", values="gap_closed")
 
@@ -250,7 +261,7 @@ def content_words(world) -> set[str]:
 
 
 def content_shift(shift: pd.DataFrame, words: set[str], model: str = "proxy") -> pd.DataFrame:
-    """Per fine-tuning seed and item of ``token_shift``: the mean probability gain of ``model`` over the base on
+    """Per seed and item of ``token_shift``: the mean probability gain of ``model`` over the base on
     the item's style tokens that are content ``words``, on its fact token, and their difference (items whose
     reply has no such style token, or whose fact is not such a word, drop out)."""
     kept = shift[shift.word.isin(words) & shift.token_class.isin(["style", "fact"])]

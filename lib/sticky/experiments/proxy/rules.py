@@ -1,7 +1,7 @@
 """Chapter 5's claims, declared in ``sticky.claims`` before their numbers (gap closed per task against the
 paper's figure for the nearest metric, and on average; the proxy keeps knowledge that direct tuning loses;
 tuning moves style words more than the fact; the note's lower-layer claim), and the scorecard rows that decide
-them, every interval over fine-tuning seeds.
+them, every interval over seeds (each with its own pair of bases).
 
 The ``verdict_*`` functions are the rules of the book's first edition (v1), kept because the page shows their
 verdict beside the new one: the rules were revised after review, when their numbers had been seen."""
@@ -96,9 +96,9 @@ def lower_half_share(change: pd.DataFrame) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the claims, revised after review (through sticky.claims): the unit is the fine-tuning seed
+# the claims, revised after review (through sticky.claims): the unit is the seed, pre-training included
 
-UNIT = "seed"  # a fine-tuning seed: expert and direct model tuned afresh; the coarsest unit the chapter repeats
+UNIT = "seed"  # bases pre-trained, expert and direct model tuned afresh: everything a seed can change
 GAP_DELTA = 0.25
 GAP_DELTA_REASON = "a quarter of direct tuning's gain: a proxy that recovers less is no substitute for tuning"
 MIN_TUNED_LOSS = 0.03  # top-1 points direct tuning must lose before there is lost knowledge to locate
@@ -138,7 +138,7 @@ LOWER_LAYERS = claims.Claim(
 
 
 def arms_by_seed(results: pd.DataFrame, alpha: float = 1.0) -> pd.DataFrame:
-    """Per fine-tuning seed and task: base, proxy (at ``alpha``) and direct accuracy over the items."""
+    """Per seed and task: base, proxy (at ``alpha``) and direct accuracy over the items."""
     r = results[results.arm.isin(["base", "proxy", "direct"])]
     r = r[(r.arm != "proxy") | np.isclose(r.alpha.fillna(-1), alpha)]
     return r.groupby(["seed", "task", "arm"]).correct.mean().unstack("arm").reset_index()

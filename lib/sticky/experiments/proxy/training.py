@@ -1,5 +1,5 @@
 """The models of chapter 5: the expert and the directly tuned large model (one fine-tuning recipe for both), and
-the arms of one fine-tuning seed with how each is prompted."""
+the arms of one seed with how each is prompted."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def tune(base, P, seed: int, store: Store | None = None) -> tuple[LlamaForCausal
 
 @dataclass
 class Arms:
-    """The models of one fine-tuning seed and how each is prompted."""
+    """The models of one seed and how each is prompted."""
 
     world: object
     large: torch.nn.Module  # M: the large base
