@@ -81,7 +81,9 @@ def _check(step: str, found: dict) -> None:
     assert version in GOLDEN.get(step, {}), (
         f"recipe {step!r} is at version {version}, which has no golden fingerprint; record it: {found}")
     want = GOLDEN[step][version]
-    assert found["entries"] == want["entries"], f"{step}: {found['entries']} entries, golden {want['entries']}"
+    assert found["entries"] == want["entries"], (
+        f"{step}: {found['entries']} entries, golden {want['entries']}; if the chapters now make more (or fewer) "
+        f"entries of an unchanged recipe, record {found}")
     for k, v in want.items():
         assert found[k] == pytest.approx(v, rel=REL, abs=1e-6), (
             f"recipe {step!r} v{version} changed its results ({k}: {found[k]} vs golden {v}). If its meaning "
