@@ -189,3 +189,11 @@ def row(claim: Claim, estimate: float, low: float, high: float, df: float | None
                 paper_value=claim.paper if paper_value is None else paper_value, our_value=estimate, ci_low=low,
                 ci_high=high, verdict=decision.verdict, reason=decision.reason, mde=decision.mde,
                 verdict_v1=verdict_v1 if verdict_v1 is not None else "")
+
+
+def headline(row: dict, finding: str, neutral: str) -> str:
+    """A figure's title from its claim's ``row``: ``finding`` (the claim stated as found) only when the verdict is
+    *reproduced*, else ``neutral`` (what the figure shows) with the verdict. Never chosen by an estimate's sign:
+    a title must not claim what the interval does not."""
+    return finding if row["verdict"] == "reproduced" else f"{neutral} ({row['verdict']})"
+

@@ -6,19 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sticky import plots
+from sticky import claims, plots
 
 from .parameters import PAPER_ONE_HEAD_RATE
 
 
-def frequency_chart(rates: pd.DataFrame, fit: dict, track: str, x: str = "mentions", x_title: str = "",
+def frequency_chart(rates: pd.DataFrame, fit: dict, row: dict, track: str, x: str = "mentions", x_title: str = "",
                     log_x: bool = True):
-    """In-context rate (Wilson) per frequency bin, and the memorized rate."""
+    """In-context rate (Wilson) per frequency bin, and the memorized rate; the title states the finding only when
+    its claim's ``row`` (``frequency_row``) says reproduced."""
     import altair as alt
 
-    title = (f"{track}: frequent facts resist counterfactual context (rho = {fit['rho_fact']:.2f})"
-             if fit["rho_fact"] < 0
-             else f"{track}: no resistance that grows with frequency (rho = {fit['rho_fact']:.2f})")
+    rho = f"rho = {fit['rho_fact']:.2f} [{fit['rho_fact_low']:.2f}, {fit['rho_fact_high']:.2f}]"
+    title = claims.headline(row, f"{track}: frequent facts resist counterfactual context ({rho})",
+                            f"{track}: in-context rate against how often the fact was seen ({rho})")
     long = pd.concat([rates.assign(answer="in-context (context value)", value=rates.in_context_rate),
                       rates.assign(answer="memorized (fact's value)", value=rates.memorized_rate,
                                    ci_low=np.nan, ci_high=np.nan)])

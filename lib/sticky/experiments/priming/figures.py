@@ -6,20 +6,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sticky import plots
+from sticky import claims, plots
 
 from .parameters import PAPER_THRESHOLD
 
 
-def threshold_chart(results: pd.DataFrame, fit: dict, track: str, y: str = "priming_score"):
-    """log S against log p_before, the fitted break with its interval (grey band), and the paper's 1e-3."""
+def threshold_chart(results: pd.DataFrame, fit: dict, track: str, y: str = "priming_score", row: dict | None = None):
+    """log S against log p_before, the fitted break with its interval (grey band), and the paper's 1e-3. For
+    priming, the title states the finding only when its claim's ``row`` (``threshold_rows``' first) says
+    reproduced."""
     import altair as alt
 
     label = {"priming_score": "S_prime (thematic bank)", "memorization_score": "S_mem (own context)"}[y]
     good = np.isfinite(fit.get("threshold_log10", np.nan))
     if y == "priming_score":
-        title = (f"{track}: priming falls as p_before rises (rho = {fit['rho_prime']:.2f})" if fit["rho_prime"] < 0
-                 else f"{track}: no fall of priming with p_before (rho = {fit['rho_prime']:.2f})")
+        if row is None:
+            raise ValueError("threshold_chart of priming_score needs row; allowed: the p_before claim's row")
+        rho = f"rho = {fit['rho_prime']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+        title = claims.headline(row, f"{track}: priming falls as p_before rises ({rho})",
+                                f"{track}: priming against p_before ({rho})")
     else:
         title = f"{track}: memorization against p_before (rho = {fit['rho_mem']:.2f})"
     data = results.assign(score=results[y])
