@@ -1,4 +1,5 @@
-"""One way to get a model and its tokenizer by name, on any of the three tracks.
+"""One way to get a model and its tokenizer by name, on any of the three tracks (the names, and the check that
+a name can be loaded here, are in the torch-free ``sticky.catalog``).
 
 - micro-world configs (``micro-s``, ``micro-m``, ``micro-l``): Llama architecture, initialised from a seed
   for the world's tokenizer; training them is ``sticky.train``'s job;
