@@ -82,6 +82,7 @@ def test_book_builds_offline(executed):
     pages = {p.name for p in html.glob("chapters/*.html")}
     assert pages == {f"{c.stem}.html" for c in CHAPTERS} | {"references.html"}
     assert book.offline_violations(html) == []
+    assert book.page_violations(html) == []  # (build_html refuses them too)
     intro = (html / "chapters" / "00_intro.html").read_text()
     assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
     assert "injected" not in intro.lower()
@@ -97,6 +98,23 @@ def test_offline_check_catches_remote_script(tmp_path):
     found = book.offline_violations(tmp_path)
     assert len(found) == 3
     assert [("index.js" in f, "vega.js" in f, "a.css" in f) for f in found] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+
+
+def test_page_check_finds_raw_markup_in_prose_and_progress_bars_in_outputs(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "01_x.html").write_text(
+        "<html><body><main>"
+        "<p>the rule is **inconclusive** (see {numref}`fig-a`); an *emphasis* left raw; 2 * 3 * 4 is fine</p>"
+        "<p>planted: {glue:text} example_doc``</p><p><em>rendered</em> and <strong>bold</strong> are fine</p>"
+        '<div class="cell_input"><pre>glue("x", f"**{v}**")  # code may say anything</pre></div>'
+        '<div class="cell_output"><pre>Converting and de-quantizing GGUF tensors...: 100%|####| 236/236</pre></div>'
+        "<table><tr><td>*a*</td></tr></table></main></body></html>")
+    found = book.page_violations(tmp_path)
+    assert [f.split(" '")[0] for f in found] == ["01_x.html: progress bar", "01_x.html: raw markup",
+                                                 "01_x.html: raw markup", "01_x.html: raw markup",
+                                                 "01_x.html: raw markup"], found
+    assert ["**inconclusive**" in found[1], "{numref}" in found[2], "*emphasis*" in found[3],
+            "{glue:text}" in found[4]] == [True] * 4
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)

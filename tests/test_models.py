@@ -51,11 +51,14 @@ def test_packaged_models_are_installed():
     ("smollm2-135m-instruct", "The capital of France is", "Paris"),
     ("gemma-3-270m", "The capital of Poland is", "Warsaw"),
 ])
-def test_packaged_model_dequantised_once_then_read_from_the_store(name, prompt, expected, tmp_path, monkeypatch):
+def test_packaged_model_dequantised_once_then_read_from_the_store(name, prompt, expected, tmp_path, monkeypatch,
+                                                                   capfd):
     """The second load reads the store's safetensors, never the GGUF again (how fast that is, ``make bench``
-    measures; a timed assertion failed a fresh-clone run on a loaded machine)."""
+    measures; a timed assertion failed a fresh-clone run on a loaded machine); the conversion draws no progress
+    bar (it would stay in a chapter's output)."""
     store = Store(tmp_path)
     models.load(name, store=store)  # dequantises the GGUF into the store
+    assert "de-quantizing" not in capfd.readouterr().err
 
     def no_gguf(*args, **kwargs):
         raise AssertionError("the GGUF was read again")

@@ -1,4 +1,5 @@
-"""Build the HTML book from executed notebooks, prove it needs no network, and photograph its pages."""
+"""Build the HTML book from executed notebooks, prove it needs no network and shows no raw markup, and
+photograph its pages."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 # Elements whose address the browser fetches on its own while loading a page.
 FETCHED = {"script": "src", "link": "href", "img": "src", "iframe": "src", "source": "src", "embed": "src"}
 REMOTE_FILE = re.compile(r"""(?:https?:)?//[^\s"'`]+\.(?:js|css|mjs)\b""")
+# What a page must not show a reader: MyST roles that were not rendered, markdown emphasis printed as
+# asterisks (a glued text is not parsed as markdown), and progress bars caught in a cell's output.
+RAW_MARKUP = re.compile(r"\{(?:glue|numref|cite|ref|eq)[:}`]|\*\*[^*\n]{1,80}\*\*"
+                        r"|(?<![\w*\\])\*[A-Za-z][^*\n]{0,60}\*(?![\w*])")
+PROGRESS_DEBRIS = re.compile(r"de-quantizing|\d+%\|[^\n]*\||\d it/s\]|\d s/it\]")
 SCREENSHOT_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
 
@@ -43,6 +49,10 @@ def build_html(strict: bool = True) -> Path:
     remote = offline_violations(html)
     if remote:
         raise ValueError(f"built pages fetch {len(remote)} remote resources, e.g. {remote[0]}; allowed: none")
+    shown = page_violations(html)
+    if strict and shown:
+        raise ValueError(f"{len(shown)} places on the built pages show what a reader should not see, e.g. "
+                         f"{'; '.join(shown[:3])}; allowed: rendered prose and outputs")
     return html / "index.html"
 
 
@@ -86,6 +96,31 @@ def offline_violations(html: Path) -> list[str]:
                     continue  # <link rel="canonical|next|prev"> is navigation, not a fetch
                 if address.startswith(("http://", "https://", "//")):
                     found.append(f"{page.relative_to(html)}: <{tag}> {address}")
+    return found
+
+
+def page_violations(html: Path) -> list[str]:
+    """Every ``page: kind 'text'`` a reader would see on a chapter page and should not: raw markup in the prose
+    (``RAW_MARKUP``; code cells, outputs, tables and maths are not prose) or progress-bar debris in a cell's
+    output (``PROGRESS_DEBRIS``)."""
+    from bs4 import BeautifulSoup
+
+    found = []
+    for page in sorted(html.glob("chapters/*.html")):
+        main = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").find("main")
+        if main is None:
+            continue
+        for tag in main.find_all(["script", "style"]):
+            tag.decompose()
+        for output in main.select("div.cell_output"):
+            text = output.get_text(" ")
+            if m := PROGRESS_DEBRIS.search(text):  # one per output: a bar's lines all match
+                found.append(f"{page.name}: progress bar {text[m.start():m.end() + 30]!r}")
+        for tag in main.select("div.cell_input, div.cell_output, pre, table, div.math, span.math, mjx-container"):
+            tag.decompose()
+        text = " ".join(main.get_text(" ").split())
+        found += [f"{page.name}: raw markup {text[max(0, m.start() - 30):m.end() + 20]!r}"
+                  for m in RAW_MARKUP.finditer(text)]
     return found
 
 

@@ -12,8 +12,10 @@ Never ``trust_remote_code``; weights are read from safetensors or GGUF only, nev
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import json
 import tempfile
 from dataclasses import dataclass
@@ -154,7 +156,9 @@ def _dequantised(name: str, store: Store) -> Path:
     def build(folder: Path) -> None:
         from safetensors.torch import save_model
 
-        with tempfile.TemporaryDirectory() as scratch:
+        # transformers' GGUF conversion draws a tqdm bar that no logging switch turns off: it would stay in the
+        # chapter's output, tens of lines long
+        with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stderr(io.StringIO()):
             gguf = _gguf_file(name, Path(scratch))
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
