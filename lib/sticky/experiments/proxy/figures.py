@@ -112,9 +112,9 @@ def bench_chart(bench: pd.DataFrame, title: str):
     import altair as alt
 
     order = list(dict.fromkeys(bench.decoding))
-    return alt.Chart(bench, title=title).mark_bar().encode(
+    # lines and points, not bars: a bar on a log scale has no baseline to stand on and is drawn as nothing
+    return alt.Chart(bench, title=title).mark_line(point=True).encode(
         x=alt.X("prompts:O", title=f"prompts decoded together ({bench.new_tokens.iloc[0]} new tokens each)"),
-        xOffset=alt.XOffset("decoding:N", sort=order),
         y=alt.Y("tokens_per_s:Q", scale=alt.Scale(type="log"), title="generated tokens per second (best of 2, log)"),
         color=alt.Color("decoding:N", sort=order, title=None),
     ).properties(width=plots.WIDTH - 100, height=plots.HEIGHT)
