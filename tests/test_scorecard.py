@@ -76,3 +76,18 @@ def test_show_rule_displays_the_functions_own_source(monkeypatch):
     scorecard.show_rule(scorecard.frame)
     assert shown[0].data.startswith("```python\ndef frame(")
     assert inspect.getsource(scorecard.frame).strip() in shown[0].data
+
+
+def test_a_chapters_scorecard_shows_its_claims_narrow_and_closes_with_the_count():
+    table = scorecard.frame("priming", [
+        ROW, dict(ROW, claim_id="t", verdict="not reproduced", ci_low=float("nan"), ci_high=float("nan")),
+        dict(ROW, claim_id="u", verdict="inconclusive", verdict_v1="partly", reason="interval holds 0 & more"),
+        dict(ROW, claim_id="gate", kind="design check", verdict="reproduced")], "smoke")
+    assert scorecard.verdict_summary(table) == ("3 counted claims: 1 reproduced, 1 not reproduced, 1 inconclusive. "
+                                                "Design checks (shown, not counted): gate reproduced.")
+    html = scorecard.show(table).data
+    assert html.count("<tr>") == 5 and html.count("<th>") == 5  # a header and four claims, five columns
+    assert "-0.8 [-0.9, -0.7]" in html and "v1: partly" in html and "holds 0 &amp; more" in html
+    assert html.endswith("<p>3 counted claims: 1 reproduced, 1 not reproduced, 1 inconclusive. Design checks "
+                         "(shown, not counted): gate reproduced.</p>")
+    assert scorecard.verdict_summary(table[table.kind == "design check"]).startswith("0 counted claims: none.")

@@ -6,6 +6,7 @@ the scorecard chapter reads those files back, so no number is ever retyped.
 
 from __future__ import annotations
 
+import html
 import inspect
 from pathlib import Path
 
@@ -51,3 +52,47 @@ def show_rule(*functions) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown("\n\n".join(f"```python\n{inspect.getsource(f).rstrip()}\n```" for f in functions)))
+
+
+def number(value) -> str:
+    """A table cell's number: three significant digits, a dash for a missing one, text escaped as it is."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    return "–" if pd.isna(value) else f"{value:.3g}"
+
+
+def text(value) -> str:
+    return "" if pd.isna(value) else html.escape(str(value))
+
+
+def verdict_summary(table: pd.DataFrame) -> str:
+    """One sentence: the counted claims' verdicts, and the design checks apart (shown, never counted)."""
+    counted, checks = table[table.kind != "design check"], table[table.kind == "design check"]
+    parts = [f"{(counted.verdict == v).sum()} {v}" for v in VERDICTS if (counted.verdict == v).any()]
+    sentence = f"{len(counted)} counted claims: {', '.join(parts) or 'none'}."
+    if len(checks):
+        sentence += " Design checks (shown, not counted): " + ", ".join(
+            f"{c} {v}" for c, v in zip(checks.claim_id, checks.verdict)) + "."
+    return sentence
+
+
+def show(table: pd.DataFrame):
+    """A chapter's scorecard as a reader reads it: one row per claim, narrow enough for the page (the claim and
+    its kind, the track, ours with its 95% interval, the paper's figure, the verdict with its reason and the v1
+    verdict), closed by ``verdict_summary``. Every column stays in the CSV that ``write`` saves."""
+    from IPython.display import HTML
+
+    head = "".join(f"<th>{c}</th>" for c in ("claim", "track", "ours [95% interval]", "paper", "verdict"))
+    body = []
+    for r in table.itertuples():
+        interval = f" [{number(r.ci_low)}, {number(r.ci_high)}]" if not pd.isna(r.ci_low) else ""
+        v1 = f"<br><small>v1: {text(r.verdict_v1)}</small>" if text(r.verdict_v1) else ""
+        cells = [f"{text(r.claim)}<br><small>{text(r.kind)}; unit: {text(r.unit)}</small>", text(r.track),
+                 number(r.our_value) + interval, number(r.paper_value),
+                 f"<b>{text(r.verdict)}</b><br><small>{text(r.reason)}</small>{v1}"]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return HTML(f'<table class="scorecard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+                f"<p>{html.escape(verdict_summary(table))}</p>")
+

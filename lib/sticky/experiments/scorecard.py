@@ -29,20 +29,6 @@ def collect() -> tuple[pd.DataFrame, list[str]]:
     return rows, missing
 
 
-def _number(value) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    if pd.isna(number):
-        return "–"
-    return f"{number:.3g}"
-
-
-def _text(value) -> str:
-    return "" if pd.isna(value) else html.escape(str(value))
-
-
 def counts_by_kind(rows: pd.DataFrame) -> pd.DataFrame:
     """Claims per kind and verdict. Design checks are listed but the headline never counts them."""
     table = pd.crosstab(rows.kind, rows.verdict).reindex(columns=list(scorecards.VERDICTS), fill_value=0)
@@ -62,13 +48,14 @@ def linked_table(rows: pd.DataFrame) -> str:
     that states its rule (each chapter labels it ``<chapter>-rules``)."""
     head = "".join(f"<th>{c}</th>" for c in ("claim", "kind", "unit", "paper", "ours", "95% interval", "verdict",
                                              "track", "profile"))
+    number, text = scorecards.number, scorecards.text
     body = []
     for r in rows.itertuples():
         claim = (f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a> '
                  f'<small>(<a href="{r.page}#{html.escape(str(r.chapter))}-rules">rule</a>)</small>')
-        interval = f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
-        verdict = html.escape(r.verdict) + (f"<br><small>{_text(r.reason)}</small>" if _text(r.reason) else "")
-        cells = [claim, html.escape(r.kind), _text(r.unit), _number(r.paper_value), _number(r.our_value), interval,
+        interval = f"[{number(r.ci_low)}, {number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
+        verdict = html.escape(r.verdict) + (f"<br><small>{text(r.reason)}</small>" if text(r.reason) else "")
+        cells = [claim, html.escape(r.kind), text(r.unit), number(r.paper_value), number(r.our_value), interval,
                  verdict, html.escape(str(r.track)), html.escape(str(r.profile))]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
