@@ -83,6 +83,15 @@ def test_book_builds_offline(executed):
     assert pages == {f"{c.stem}.html" for c in CHAPTERS} | {"references.html"}
     assert book.offline_violations(html) == []
     assert book.page_violations(html) == []  # (build_html refuses them too)
+    # chapter 7 links every claim to the section that tests it: each anchor is on its page
+    from sticky.experiments import scorecard as chapter7
+
+    rows, _ = chapter7.collect()
+    links = set(re.findall(r'<a href="(\d\d_\w+\.html)#([\w-]+)">', chapter7.linked_table(rows)))
+    assert len(links) >= len(set(zip(rows.chapter, rows.claim_id)))
+    broken = [f"{page}#{anchor}" for page, anchor in sorted(links)
+              if f'id="{anchor}"' not in (html / "chapters" / page).read_text()]
+    assert not broken, f"chapter 7 links to sections that do not exist: {broken}"
     intro = (html / "chapters" / "00_intro.html").read_text()
     assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
     assert "injected" not in intro.lower()

@@ -31,7 +31,8 @@ def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkey
     assert len(rows) == 2 and set(rows.page) == {"01_priming.html"}
     assert "01_priming" not in missing and all(m[:2] not in ("00", "07") for m in missing)
     html = chapter7.linked_table(rows)
-    assert html.count('<a href="01_priming.html#scorecard">') == 2 and "[-0.9, -0.7]" in html
+    assert html.count('<a href="01_priming.html#priming-rho">') == 1 and "[-0.9, -0.7]" in html
+    assert html.count('<a href="01_priming.html#priming-t">') == 1  # the section that tests each claim
     assert html.count('<a href="01_priming.html#priming-rules">rule</a>') == 2
     # the download link carries the table itself: decoded, it is the rows the chapters wrote
     link = chapter7.csv_link(rows)

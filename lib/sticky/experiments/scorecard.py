@@ -43,15 +43,23 @@ def review_changes(rows: pd.DataFrame) -> pd.DataFrame:
         columns={"verdict_v1": "v1 verdict", "verdict": "verdict now"}).reset_index(drop=True)
 
 
+def claim_anchor(chapter: str, claim_id: str) -> str:
+    """The HTML id of the section that tests a claim: each chapter labels it ``(<chapter>-<claim_id>)=``, and
+    Sphinx turns a label into an id as docutils' ``make_id`` does."""
+    from docutils.nodes import make_id
+
+    return make_id(f"{chapter}-{claim_id}")
+
+
 def linked_table(rows: pd.DataFrame) -> str:
-    """HTML table; each claim links to the scorecard section of the chapter that tests it, and to the section
-    that states its rule (each chapter labels it ``<chapter>-rules``)."""
+    """HTML table; each claim links to the section of its chapter that tests it (``claim_anchor``), and to the
+    section that states its rule (each chapter labels it ``<chapter>-rules``)."""
     head = "".join(f"<th>{c}</th>" for c in ("claim", "kind", "unit", "paper", "ours", "95% interval", "verdict",
                                              "track", "profile"))
     number, text = scorecards.number, scorecards.text
     body = []
     for r in rows.itertuples():
-        claim = (f'<a href="{r.page}#scorecard">{html.escape(str(r.claim))}</a> '
+        claim = (f'<a href="{r.page}#{claim_anchor(r.chapter, r.claim_id)}">{html.escape(str(r.claim))}</a> '
                  f'<small>(<a href="{r.page}#{html.escape(str(r.chapter))}-rules">rule</a>)</small>')
         interval = f"[{number(r.ci_low)}, {number(r.ci_high)}]" if not pd.isna(r.ci_low) else "–"
         verdict = html.escape(r.verdict) + (f"<br><small>{text(r.reason)}</small>" if text(r.reason) else "")
