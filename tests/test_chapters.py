@@ -70,8 +70,13 @@ def test_cli_run_writes_executed_notebook(tmp_path):
     run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke", "-o", str(out)], capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr
-    assert nbformat.read(out, as_version=4).metadata["sticky"]["parameters"] == {"profile": "smoke"}
+    nb = nbformat.read(out, as_version=4)
+    assert nb.metadata["sticky"]["parameters"] == {"profile": "smoke"}
     assert not list(tmp_path.glob(".*")), "no temporary notebook is left behind"
+    # the re-run box, drawn again after the run, reports the run that made this page
+    (box,) = [c.outputs[0].data["text/markdown"] for c in nb.cells if "rerun_box(" in c.source]
+    seconds = nb.metadata["sticky"]["seconds"]
+    assert f"This page was made by a run of {chapters._duration(seconds)}" in box
 
 
 @pytest.mark.slow
@@ -145,7 +150,8 @@ def test_rerun_box_reports_measured_time(tmp_path, monkeypatch):
     box = chapters.rerun_box("intro")
     assert "`smoke` 12 s on" in box
     assert "`book` 2.1 min on" in box and "training and measuring" in box and "9 s on" in box
-    assert "2.1 min on 2 CPUs" in box and "9 s on 1 CPU with" in box
+    assert "2.1 min on 2 CPUs" in box and "9 s on 1 CPU with" in box and "This page" not in box
+    assert "This page was made by a run of 2.1 min on 2 CPUs." in chapters.rerun_box("intro", this_run=(125.0, 2))
 
 
 def test_repository_buttons_only_when_the_repository_is_known(tmp_path):

@@ -92,3 +92,13 @@ def test_a_chapters_scorecard_shows_its_claims_narrow_and_closes_with_the_count(
     assert html.endswith("<p>3 counted claims: 1 reproduced, 1 not reproduced, 1 inconclusive. Design checks "
                          "(shown, not counted): gate reproduced.</p>")
     assert scorecard.verdict_summary(table[table.kind == "design check"]).startswith("0 counted claims: none.")
+
+
+def test_a_claim_links_to_one_section_whatever_rate_it_is_read_at():
+    """The label a chapter puts on the section that tests a claim drops the claim id's trailing number, which a
+    profile or a parameter changes (chapter 2's headline rate is 0.01 at smoke, 0.001 at book)."""
+    assert chapter7.claim_anchor("poisoning", "dos_persists_0.001") == "poisoning-dos-persists"
+    assert chapter7.claim_anchor("poisoning", "dos_persists_0.01") == "poisoning-dos-persists"
+    assert chapter7.claim_anchor("priming", "threshold_1e-3") == "priming-threshold"
+    assert chapter7.claim_anchor("priming", "mitigation_ignore-k_20pct") == "priming-mitigation-ignore-k"
+    assert chapter7.claim_anchor("poisoning", "dos_lowest_rate") == "poisoning-dos-lowest-rate"

@@ -120,12 +120,24 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
 
     cpus = usable_cpus()
     executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": cpus}
-    nbformat.write(executed, partial)
-    os.replace(partial, output)
     if set(params) <= {"profile"}:  # only a run at a profile's own defaults times that profile
         cache = "built" if _cache_entries() > entries_before else "reused"
         _record_timing(chapter.name, params.get("profile", "book"), cache, seconds, cpus)
+    _refresh_rerun_box(executed, chapter.name, seconds, cpus)
+    nbformat.write(executed, partial)
+    os.replace(partial, output)
     return output
+
+
+def _refresh_rerun_box(notebook, name: str, seconds: float, cpus: int) -> None:
+    """The re-run box is drawn by the chapter's first cell, before the run it reports on has been timed: draw it
+    again afterwards, with this run's own time, so the page shows the run that produced it."""
+    import nbformat
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "rerun_box(" in cell.source:
+            box = rerun_box(name, this_run=(seconds, cpus))
+            cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": box, "text/plain": box})]
 
 
 def _remove_stale_partials(output: Path) -> None:
@@ -179,8 +191,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def rerun_box(name: str) -> str:
-    """MyST for the box atop a chapter: how to re-run it, its parameters, and how long it took."""
+def rerun_box(name: str, this_run: tuple[float, int] | None = None) -> str:
+    """MyST for the box atop a chapter: how to re-run it, its parameters, how long it took, and (``this_run``:
+    seconds, CPUs) how long the run that made this page took."""
     chapter = find(name)
     timings = read_timings().get(chapter.name, {})
     took = "; ".join(
@@ -190,6 +203,8 @@ def rerun_box(name: str) -> str:
         )
         for profile, runs in sorted(timings.items(), key=lambda kv: PROFILES.index(kv[0]))
     ) or "not measured yet"
+    this = (f" This page was made by a run of {_duration(this_run[0])} on {this_run[1]} "
+            f"CPU{'s' if this_run[1] != 1 else ''}." if this_run else "")
     rows = "\n".join(
         f"| `{r['name']}` | `{r['default']!r}` | {r['allowed']} | {r['meaning']} |"
         for r in chapter.parameters.describe("book")
@@ -203,7 +218,7 @@ sticky run {chapter.name} -p profile smoke
 jupytext --to ipynb {chapter.source.relative_to(ROOT)} -o - | papermill - out.ipynb -p profile smoke
 ```
 
-Last measured run time: {took}.
+Last measured run time: {took}.{this}
 
 | parameter | default (`book`) | allowed | meaning |
 |---|---|---|---|

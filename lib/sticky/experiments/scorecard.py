@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 
 import pandas as pd
 
@@ -44,11 +45,12 @@ def review_changes(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def claim_anchor(chapter: str, claim_id: str) -> str:
-    """The HTML id of the section that tests a claim: each chapter labels it ``(<chapter>-<claim_id>)=``, and
-    Sphinx turns a label into an id as docutils' ``make_id`` does."""
+    """The HTML id of the section that tests a claim: each chapter labels it ``(<chapter>-<claim>)=``, the claim
+    id without a trailing number (the rate, threshold or share it is read at, which parameters change: one
+    section tests it at any), and Sphinx turns a label into an id as docutils' ``make_id`` does."""
     from docutils.nodes import make_id
 
-    return make_id(f"{chapter}-{claim_id}")
+    return make_id(f"{chapter}-{re.sub(r'_[0-9][0-9.e-]*(pct)?$', '', claim_id)}")
 
 
 def linked_table(rows: pd.DataFrame) -> str:
