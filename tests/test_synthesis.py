@@ -30,7 +30,21 @@ def test_survival_trend_counts_only_poisons_that_took():
     # survival grows as p_before falls: rho = -1 exactly
     assert t["rho_survival"] == pytest.approx(-1.0)
     assert t["survival_mean"] == pytest.approx(np.mean([i / 10 for i in range(7)]))
+    assert t["survival_median"] == pytest.approx(0.3)  # 0, 0.1, ..., 0.6
+    assert t["survival_trimmed"] == pytest.approx(0.3)  # 10% of 7 trims no whole value: the mean, 0.3
     assert t["keywords"] == 4 and np.isnan(t["rho_survival_kw_low"])  # 4 keywords: too few units for an interval
+
+
+def test_an_exploding_survival_share_is_named_and_drawn_at_the_edge():
+    survival = pd.Series([0.7, 0.8, 0.9, 0.75, 0.85, -20.3])
+    # quartiles 0.7125 and 0.8375, IQR 0.125: only -20.3 lies beyond 3 IQR
+    assert sy.survival_outliers(survival).tolist() == [False] * 5 + [True]
+    res = pd.DataFrame(dict(p_before=10.0 ** -np.arange(1, 7), keyword=list("abcdef"), theme="t",
+                            memorization_survival=survival))
+    spec = sy.survival_chart(res, np.nan).to_dict()
+    data = pd.DataFrame(next(iter(spec["datasets"].values())))
+    assert data.shown.min() == pytest.approx(0.7) and data.set_index("keyword").label["f"] == "f -20.3"
+    assert spec["title"]["subtitle"].startswith("1 share(s) beyond 3 IQR")
 
 
 def test_prior_row_is_a_null_claim_decided_inside_its_band():

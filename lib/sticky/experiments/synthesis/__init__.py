@@ -19,7 +19,7 @@ The floor plan: ``parameters`` (the Spec, the recipes, the constants); ``surviva
 from sticky.experiments import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "figures": ("gradient_chart", "localisation_chart", "survival_chart"),
+    "figures": ("gradient_chart", "localisation_chart", "survival_chart", "survival_outliers"),
     "gradient": (
         "anti_dos_pairs", "behaviour_items", "behaviour_loss", "causal_outcomes", "causal_table", "cosine_by_unit",
         "gradient_overlap", "loss_gradient", "reply_nll", "sft_status", "stage_entries", "unit_of",

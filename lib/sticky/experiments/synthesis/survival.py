@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import trim_mean
 
 from sticky import seeds, stats, train
 from sticky.experiments import poisoning, priming
@@ -73,7 +74,11 @@ def survival_trend(res: pd.DataFrame, score: str = "memorization", n_resamples: 
         r, lo, hi = (stats.bootstrap(x, y, stats.spearman_rho, n_resamples=n_resamples, seed=seed) if len(x) >= 4
                      else (np.nan,) * 3)
         out |= {f"rho_{name}": r, f"rho_{name}_low": lo, f"rho_{name}_high": hi}
-    out["survival_mean"] = float(np.mean(took[f"{score}_survival"])) if len(took) else np.nan
+    survival = took[f"{score}_survival"].to_numpy()
+    # a share can explode when the planted effect is small: the median and the 10% trimmed mean beside the mean
+    out |= {"survival_mean": float(np.mean(survival)) if len(took) else np.nan,
+            "survival_median": float(np.median(survival)) if len(took) else np.nan,
+            "survival_trimmed": float(trim_mean(survival, 0.1)) if len(took) else np.nan}
     # the same rho with the keyword as the unit (a keyword's texts share its prior), for the claim's interval
     out["keywords"] = took.keyword.nunique()
     lo = hi = np.nan
