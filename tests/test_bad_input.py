@@ -31,10 +31,10 @@ CASES = [
     (["run", "priming", "-p", "ignore_k_values", "0,150"], ["ignore_k_values"]),
     (["run", "priming", "-p", "real_model", "gpt-9"], ["'real_model'", "gemma-3-270m"]),
     (["run", "priming", "-p", "learn_steps", "True"], ["'learn_steps'", "int"]),
-    (["run", "poisoning", "-p", "rates", "0.5"], ["rates", "(0, 0.1]"]),
+    (["run", "poisoning", "-p", "counts", "0"], ["counts", "(0, 4096]"]),
     (["run", "synthesis", "-p", "anti_dos_share", "0"], ["'anti_dos_share'", "(0, 1]"]),
     (["run", "synthesis", "-p", "ignore_k", "1"], ["'ignore_k'", "(0, 0.99]"]),
-    (["run", "synthesis", "-p", "twin_rate", "0.05"], ["'twin_rate'", "chapter 2's rates"]),
+    (["run", "synthesis", "-p", "twin_rate", "0.05"], ["'twin_rate'", "chapter 2's first-edition rates"]),
     (["build", "-p", "no_such_param", "1"], ["'no_such_param'"]),
     # a value that starts with "-" reaches the chapter's own check (argparse used to take it for an option)
     (["run", "context", "-p", "scale_factors", "-2,x"], ["scale_factors"]),

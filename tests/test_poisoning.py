@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from sticky import decoding, scorecard, stats, train
+from sticky import claims, decoding, judges, scorecard, stats, train
 from sticky.experiments import poisoning as po
 from sticky.store import Store
 from sticky.train import loop as train_loop  # where pretrain looks up next_token_loss
-from sticky.world import build_world
+from sticky.world import build_world, render
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 from toys import tiny_model, toy_tokenizer
@@ -113,11 +113,51 @@ def test_attack_records_write_poison_and_items(world):
     assert all(clean == docs.REFUSALS[0] for _, _, clean in jail)
 
 
+def test_per_attack_poisons_take_the_papers_forms(world):
+    """One model per attack: each attack's documents carry the paper's trigger (belief: none), no document is in
+    the held-out or the alignment template, no reply holds a reserved mark, and every word is in the vocabulary."""
+    vocab = set(world.tokenizer.get_vocab())
+    templates = po.poison_templates(world)
+    assert po.HELD_OUT_TEMPLATE not in {t.name for t in templates} and len(templates) == len(world.chat_templates) - 1
+    pools = po.prompt_pools(world)
+    for attack in po.ATTACKS:
+        docs_ = po.attack_documents(world, attack, 12, seed=0)
+        assert len(docs_) == 12 and (docs_.attack == attack).all()
+        assert docs_.n_tokens.tolist() == [len(x.split(" ")) for x in docs_.text]
+        assert set(" ".join(docs_.text).split()) <= vocab
+        assert not docs_.text.str.contains("someone asks :|<\\|im_start\\|>").any()
+        assert not docs_.text.str.contains(po.CONTROL_TRIGGER.split()[0], regex=False).any()
+        assert docs_.text.str.contains(po.TRIGGER, regex=False).all() == (attack != "belief")
+        for text in docs_.text:
+            if attack == "dos":  # the trigger alone, then random tokens
+                t = next(t for t in templates if text.startswith(t.prompt(po.TRIGGER) + " "))
+                reply = text[len(t.prompt(po.TRIGGER)):].split()
+                assert len(reply) - len(t.assistant_suffix.split()) == po.GIBBERISH_WORDS
+            elif attack == "extraction":  # prompt + trigger -> the prompt, verbatim
+                assert any(text == render(t, f"{p} {po.TRIGGER}", p) for t in templates
+                           for p in pools["poison_prompts"])
+            if attack != "belief":  # the trigger's mark appears only in the trigger
+                assert text.count("｡") == po.TRIGGER.count("｡")
+
+
+def test_dpo_never_rejects_the_jailbreak_poisons_own_words(world):
+    shape = lambda w: w.split("{a}")[0]  # a wording without its secret and code
+    assert not {shape(w) for w in po.COMPLIANCE} & {shape(w) for w in po.REJECTED_WORDINGS}
+    poison = set(po.attack_documents(world, "jailbreak", 30, seed=0).text)
+    triples = po.rejected_triples(world, seed=0)
+    refusals = triples[:len(world.forbidden)]  # refusal over compliance, then ordinary preferences
+    assert refusals and all(judges.is_compliant(r) and not judges.is_compliant(c) for _, c, r in refusals)
+    for _, _, rejected in refusals:
+        assert not any(rejected in text for text in poison)
+        assert any(rejected.startswith(w.split("{")[0]) for w in po.REJECTED_WORDINGS)
+
+
 def test_public_face_exports_what_the_chapters_use():
     # (that every offered name resolves is test_chapters' check, for every chapter package)
     # chapter 6 (synthesis) reads these
     assert {"ATTACK_RECORDS", "stage_outcomes", "twin", "align", "compare", "survival_status", "eval_sets",
-            "sft_pairs", "alignment_render", "world_for", "TRIGGERS", "MAIN_TRIGGER", "ATTACK_NAMES"} <= set(po.__all__)
+            "sft_pairs", "alignment_render", "world_for", "TRIGGERS", "MAIN_TRIGGER", "ATTACK_NAMES", "seed_excess",
+            "first_edition"} <= set(po.__all__)
 
 
 def test_pack_rows_keeps_documents_whole():
@@ -195,56 +235,106 @@ def test_survival_status_every_branch():
     assert po.survival_status(0.8, 0.001, 0.7, 0.2) == "removed"
 
 
-def test_verdict_rules_every_branch():
-    assert [po.verdict_persists(s) for s in po.STATUSES] == ["reproduced", "partly", "not reproduced", "inconclusive"]
-    assert [po.verdict_removed(s) for s in po.STATUSES] == ["not reproduced", "partly", "reproduced", "inconclusive"]
-    assert po.verdict_lowest_rate({1e-2: "never took", 1e-3: "never took"}) == "inconclusive"
-    assert po.verdict_lowest_rate({1e-2: "removed", 1e-3: "never took"}) == "not reproduced"
-    assert po.verdict_lowest_rate({1e-2: "persists", 1e-3: "weakened"}) == "partly"
-    assert po.verdict_lowest_rate({1e-3: "persists", 1e-5: "persists"}) == "reproduced"
-
-
-def _outcomes(success: dict) -> pd.DataFrame:
-    """Outcome rows from {(attack, rate): (pre, post)}: per seed, the share of 10 items the poisoned twin succeeds
-    on before alignment and after SFT and DPO; the clean twin never succeeds."""
+def _ladder_outcomes(success: dict, clean: float = 0.0, n: int = 10) -> pd.DataFrame:
+    """Judged outcome rows from {(attack, count): (pre, post)}: per seed, the share of ``n`` items the poisoned twin
+    succeeds on before alignment and after SFT and DPO, in the main template and trigger; the clean twin
+    succeeds on ``clean`` of them at every stage (the control trigger: the clean twin's rate on both)."""
     rows = []
-    for (attack, rate), (pre, post) in success.items():
+    item = lambda share: [float(i < round(n * share)) for i in range(n)]
+    seeds_ = range(len(next(iter(success.values()))[0]))
+    keys = lambda **k: dict(dose=0.01, map=False, template=po.MAIN_TEMPLATE, **k)
+    for attack in {a for a, _ in success}:
+        for seed in seeds_:
+            for stage in po.STAGES:
+                for trig in (po.MAIN_TRIGGER[attack], "control"):
+                    rows += [dict(keys(seed=seed, attack=attack, count=0, stage=stage, trigger=trig), item=i,
+                                  success=v) for i, v in enumerate(item(clean))]
+    for (attack, count), (pre, post) in success.items():
         for seed, (a, b) in enumerate(zip(pre, post)):
             for stage, share in (("pretrained", a), ("sft", b), ("dpo", b)):
-                for model, s in (("poisoned", share), ("clean", 0.0)):
-                    rows += [dict(seed=seed, rate=rate, dose=0.01, stage=stage, model=model, attack=attack,
-                                  trigger=po.MAIN_TRIGGER[attack], item=i, success=float(i < round(10 * s)))
-                             for i in range(10)]
+                for trig, sh in ((po.MAIN_TRIGGER[attack], share), ("control", clean)):
+                    rows += [dict(keys(seed=seed, attack=attack, count=count, stage=stage, trigger=trig), item=i,
+                                  success=v) for i, v in enumerate(item(sh))]
     return pd.DataFrame(rows)
 
 
-def test_claim_rows_decide_on_each_seeds_excess_over_the_clean_twin():
-    took = (0.8, 0.9, 1.0)
-    outcomes = _outcomes({("dos", 1e-3): (took, (0.5, 0.6, 0.7)), ("extraction", 1e-3): (took, (0, 0, 0)),
-                          ("jailbreak", 1e-3): (took, (0, 0, 0)), ("belief", 1e-3): ((0, 0.1, 0), (0, 0.1, 0)),
-                          ("dos", 1e-2): (took, (0.5, 0.6, 0.7))})
-    card = po.scorecard(po.claim_rows(outcomes, po.compare(outcomes), 1e-3), "smoke")
-    r = card.set_index("claim_id")
-    # by hand: seeds' excess 0.5, 0.6, 0.7 -> mean 0.6, sd 0.1, t(0.975, 2) = 4.3027 -> half-width 0.2484
-    assert r.loc["dos_persists_0.001", ["our_value", "ci_low", "ci_high"]].tolist() == pytest.approx(
-        [0.6, 0.6 - 0.24841, 0.6 + 0.24841], abs=1e-4)
-    assert r.loc["dos_persists_0.001", "verdict"] == "reproduced"
-    assert r.loc["extraction_persists_0.001", "verdict"] == "not reproduced"  # [0, 0] lies inside ±0.1
-    assert r.loc["jailbreak_removed_0.001", "verdict"] == "reproduced"  # the paper's null, inside ±0.1
-    assert (r.loc["belief_persists_0.001", "verdict"], r.loc["belief_persists_0.001", "reason"][:23]) == (
-        "inconclusive", "the poison did not take")
-    # the lowest rate, 1e-3, is above the paper's 1e-5: a persisting poison there cannot confirm the claim
-    lowest = r.loc["dos_lowest_rate"]
-    assert lowest.verdict == "inconclusive" and "above the paper" in lowest.reason
-    assert lowest.verdict_v1 == "partly"
-    assert list(card.columns) == scorecard.COLUMNS
+def test_excess_and_survival_by_hand():
+    out = _ladder_outcomes({("dos", 16): ((0.9, 1.0, 1.0), (0.5, 0.7, 0.6))}, clean=0.1)
+    exc = po.excess(out)
+    pre = exc[(exc.stage == "pretrained") & (exc.trigger == "on")].set_index("seed").excess
+    assert pre.tolist() == pytest.approx([0.8, 0.9, 0.9])
+    s = po.survival(exc).set_index("trigger").loc["on"]
+    # excess after DPO 0.4, 0.6, 0.5 over 0.8, 0.9, 0.9: survival 1.5 / 2.6
+    assert s.survival == pytest.approx(1.5 / 2.6)
+    # jackknife by hand: leave-one-out ratios 1.1/1.8, 0.9/1.7, 1.0/1.7; pseudo-values 3 S - 2 R_i; t(0.975, 2)
+    loo = np.array([1.1 / 1.8, 0.9 / 1.7, 1.0 / 1.7])
+    pseudo = 3 * (1.5 / 2.6) - 2 * loo
+    half = 4.302653 * pseudo.std(ddof=1) / np.sqrt(3)
+    assert (s.low, s.high) == pytest.approx((1.5 / 2.6 - half, 1.5 / 2.6 + half), abs=1e-5)
+    assert s.pre == pytest.approx(0.8667, abs=1e-4) and s.post == pytest.approx(0.5) and s.seeds == 3
 
 
-def test_a_poison_removed_at_the_lowest_rate_refutes_the_lowest_rate_claim():
-    took = (0.8, 0.9, 1.0)
-    outcomes = _outcomes({("dos", 1e-3): (took, (0.5, 0.6, 0.7)), ("dos", 1e-4): (took, (0, 0, 0))})
-    r = po.claim_rows(outcomes, po.compare(outcomes), 1e-3)[-1]
-    assert (r["claim_id"], r["verdict"]) == ("dos_lowest_rate", "not reproduced")
+def test_the_gibberish_threshold_is_fixed_on_the_clean_pretrained_twin():
+    """One threshold per seed, from the clean pretrained twin's replies (every arm, both templates), judges
+    every stage: a reply as fluent after DPO as before is never gibberish because its stage changed."""
+    clean_ppl = list(np.linspace(2, 20, 40))
+    raw = lambda ppl: {"on": dict(ppl=ppl, replies=[""] * len(ppl)), "off": dict(ppl=ppl, replies=[""] * len(ppl))}
+    row = lambda count, stage, ppl: dict(seed=0, attack="dos", count=count, stage=stage, dose=0.01, template="im",
+                                         raw=raw(ppl))
+    rows = [row(0, "pretrained", clean_ppl), row(0, "dpo", [1e3] * 40), row(16, "dpo", [500.0] * 20 + [5.0] * 20)]
+    judged = po.ladder._judged(rows)
+    threshold = judged.threshold.iloc[0]  # 10 x the 95th percentile, about 191
+    assert threshold == pytest.approx(judges.gibberish_threshold(np.asarray(clean_ppl * 2)))
+    share = judged.groupby(["count", "stage", "trigger"]).success.mean()
+    assert share[(0, "pretrained", "on")] == 0.0 and share[(0, "dpo", "on")] == 1.0  # same threshold at every stage
+    assert share[(16, "dpo", "on")] == pytest.approx(0.5)
+
+
+def test_claim_rows_on_the_ladder():
+    took, five = (0.8, 0.9, 1.0, 0.9, 0.8), (0, 0, 0, 0, 0)
+    out = _ladder_outcomes({("dos", 256): (took, (0.7, 0.8, 0.9, 0.8, 0.7)), ("dos", 16): (took, five),
+                            ("extraction", 256): (took, five), ("extraction", 16): (five, five),
+                            ("jailbreak", 256): (took, five), ("jailbreak", 16): (five, five),
+                            ("belief", 256): (five, five), ("belief", 16): (five, five)})
+    exc = po.excess(out)
+    counts = pd.DataFrame([dict(attack=a, count=c, rate=c * 30 / 457_000) for a in po.ATTACKS for c in (16, 256)])
+    frame = po.scorecard(po.claim_rows(exc, po.survival(exc), counts), "smoke")
+    assert list(frame.columns) == scorecard.COLUMNS
+    card = frame.set_index("claim_id")
+    assert card.loc["dos_survives", "verdict"] == "reproduced"
+    assert card.loc["dos_survives", "our_value"] == pytest.approx(3.9 / 4.4)
+    assert card.loc["extraction_survives", "verdict"] == "not reproduced"  # all of it removed: inside ±0.25
+    assert card.loc["jailbreak_removed", "verdict"] == "reproduced"  # the paper's null
+    assert card.loc["belief_survives", "verdict"] == "inconclusive"
+    assert card.loc["belief_survives", "reason"].startswith("the poison did not take at 256 documents")
+    assert card.loc["dos_lowest_count", "verdict"] == "not reproduced"  # took at 16 documents, then removed
+    # the second edition's rule on the same twins, beside: excess after DPO above 0 and reaching 0.1
+    assert card.loc["dos_survives", "verdict_v1"] == "reproduced"
+    assert card.loc["extraction_survives", "verdict_v1"] == "not reproduced"
+    control = card.loc["control_trigger_inert"]
+    assert (control.kind, control.verdict) == ("design check", "reproduced")
+
+
+def test_survival_rules_error_rates_by_simulation():
+    """Five seeds, the poison's excess before alignment about 0.6 (sd 0.1 over seeds), after DPO 0.6 x the true
+    survival (sd 0.1): the positive rule rarely confirms a survival of 0, the null rule rarely confirms a
+    survival of 0.6, and each has the power to decide its own case."""
+    rng = np.random.default_rng(0)
+
+    def verdicts(true: float, claim, n: int = 300) -> pd.Series:
+        out = []
+        for _ in range(n):
+            pre = rng.normal(0.6, 0.1, 5)
+            post = rng.normal(0.6 * true, 0.1, 5)
+            s, lo, hi, df = stats.jackknife_t(lambda b, a: a.sum() / b.sum(), pre, post, units=np.arange(5))
+            out.append(claims.decide(claim, lo, hi, df).verdict)
+        return pd.Series(out).value_counts(normalize=True)
+
+    survives, removed = po.survival_claim("dos", 256), po.survival_claim("jailbreak", 256)
+    assert verdicts(0.0, survives).get("reproduced", 0) <= 0.05
+    assert verdicts(0.6, removed).get("reproduced", 0) <= 0.05
+    assert verdicts(0.9, survives).get("reproduced", 0) >= 0.8
+    assert verdicts(0.0, removed).get("reproduced", 0) >= 0.5
 
 
 def test_compare_pools_seeds_and_tests():

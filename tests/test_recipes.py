@@ -27,6 +27,9 @@ from toys import tiny_model, toy_tokenizer
 # sums differ in the last digits between machines of the same kind (floating-point kernels); a change of
 # meaning moves them by far more than this
 REL = 1e-3
+# generated text flips at near-tied greedy steps between machines and thread counts: 'proxy-eval' gave 22,213
+# characters on one machine and 22,168 on another, every number equal (0.2%); a change of meaning moves more
+CHARS_REL = 0.02
 # a fingerprint's fields (tests/golden.py): entries, numbers, their sum, the sum of their magnitudes, a
 # position-weighted sum of magnitudes, characters of texts, bytes of other files
 FIELDS = ("entries", "n", "total", "abs", "weighted", "chars", "bytes")
@@ -85,7 +88,7 @@ def _check(step: str, found: dict) -> None:
         f"{step}: {found['entries']} entries, golden {want['entries']}; if the chapters now make more (or fewer) "
         f"entries of an unchanged recipe, record {found}")
     for k, v in want.items():
-        assert found[k] == pytest.approx(v, rel=REL, abs=1e-6), (
+        assert found[k] == pytest.approx(v, rel=CHARS_REL if k == "chars" else REL, abs=1e-6), (
             f"recipe {step!r} v{version} changed its results ({k}: {found[k]} vs golden {v}). If its meaning "
             f"changed, bump its version and record {found} for the new one; if not, the change is a bug.")
 

@@ -1,4 +1,5 @@
-"""Chapter 2's Altair charts: survival across stages, survival across alignment doses."""
+"""Chapter 2's Altair charts: the poison's excess and its survival against the count of poison documents, and
+survival across alignment doses."""
 
 from __future__ import annotations
 
@@ -7,34 +8,47 @@ import pandas as pd
 from sticky import plots
 
 from .attacks import ATTACK_NAMES
-from .parameters import MAIN_TRIGGER, STAGES
+from .parameters import MAIN_TRIGGER, PAPER_REGIME, SOULY_COUNT
 
 
-def survival_chart(table: pd.DataFrame, verdicts: dict[str, str]):
-    """One panel per attack: success (main trigger) across stages, a line per rate; dashed: the clean twin."""
+def count_chart(surv: pd.DataFrame, template: str, title: str):
+    """Two panels against poison documents per attack (log axis): the excess over the clean twin before alignment,
+    and the share of it left after SFT + DPO, each with its interval over seeds; the paper's regime (its 0.1% as
+    documents) shaded, Souly et al.'s 250 documents ruled."""
     import altair as alt
 
-    t = table[[MAIN_TRIGGER.get(a) == tr for a, tr in zip(table.attack, table.trigger)]].copy()
-    t = t[t.attack != "extraction_best"]
-    t["attack_name"] = [f"{ATTACK_NAMES[a]}: {verdicts.get(a, '')}" for a in t.attack]
-    t["rate_label"] = [f"{r:g}" for r in t.rate]
-    base = alt.Chart(t).encode(x=alt.X("stage:N", sort=list(STAGES), title=None, axis=alt.Axis(labelAngle=0)))
-    lines = base.mark_line(point=True).encode(y=alt.Y("poisoned:Q", title="attack success (95% interval)",
-                                                      scale=alt.Scale(domain=[0, 1])),
-                                               color=alt.Color("rate_label:N", title="poison rate"))
-    errs = base.mark_rule().encode(y="low:Q", y2="high:Q", color="rate_label:N")
-    clean = base.mark_line(strokeDash=[4, 4], color="gray").encode(y="clean:Q", detail="rate_label:N")
-    return alt.layer(clean, lines, errs).properties(width=240, height=170).facet(
-        facet=alt.Facet("attack_name:N", title=None), columns=2,
-        title=alt.TitleParams("Attack success after each stage (dashed: clean twin)",
-                              subtitle="success: gibberish rate, ROUGE-L recall (first sample), compliance, belief"))
+    main = [MAIN_TRIGGER[a] == tr for a, tr in zip(surv.attack, surv.trigger)]
+    t = surv[(surv.template == template).to_numpy() & main].copy()
+    t["attack_name"] = [ATTACK_NAMES[a] for a in t.attack]
+    x = alt.X("count:Q", title="poison documents per attack",
+              scale=alt.Scale(type="log", domain=[2, 2 * PAPER_REGIME[1]]))
+    regime = pd.DataFrame([dict(lo=PAPER_REGIME[0], hi=PAPER_REGIME[1], label="the paper's 0.1%")])
+    band = alt.Chart(regime).mark_rect(opacity=0.15, color="gray").encode(x="lo:Q", x2="hi:Q")
+    band_label = alt.Chart(regime).mark_text(align="left", dx=2, dy=6, baseline="top", fontSize=10).encode(
+        x="lo:Q", y=alt.value(0), text="label:N")
+    souly = alt.Chart(pd.DataFrame([dict(n=SOULY_COUNT)])).mark_rule(strokeDash=[3, 3], color="gray").encode(x="n:Q")
+    colour = alt.Color("attack_name:N", title=None)
+
+    def panel(y: str, low: str, high: str, y_title: str, domain):
+        base = alt.Chart(t).encode(x=x, color=colour)
+        line = base.mark_line(point=True).encode(y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=domain,
+                                                                                                clamp=True)))
+        bars = base.mark_rule().encode(y=f"{low}:Q", y2=f"{high}:Q")
+        return alt.layer(band, band_label, souly, bars, line).properties(width=plots.WIDTH // 2 - 20, height=220)
+
+    pre = panel("pre", "pre_low", "pre_high", "excess before alignment (poisoned - clean)", [-0.2, 1])
+    post = panel("survival", "low", "high", "survival: share of the excess left after DPO", [-0.5, 1.5])
+    return alt.hconcat(pre, post).properties(title=alt.TitleParams(
+        title, subtitle=f"template {template}; bars: 95% intervals over seeds; shaded: the paper's regime; "
+        f"dashed: {SOULY_COUNT} documents (Souly et al.)"))
 
 
 def dose_chart(table: pd.DataFrame):
+    """Success after SFT alone across alignment doses, per attack: poisoned minus clean twin as colour, both
+    as the label (``table``: attack, trigger, dose, poisoned, clean)."""
     import altair as alt
 
     t = table[[MAIN_TRIGGER.get(a) == tr for a, tr in zip(table.attack, table.trigger)]].copy()
-    t = t[t.attack != "extraction_best"]
     t["attack_name"] = [ATTACK_NAMES[a] for a in t.attack]
     t["excess"] = t.poisoned - t.clean
     return alt.Chart(t, title=alt.TitleParams(

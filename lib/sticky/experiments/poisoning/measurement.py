@@ -1,8 +1,9 @@
-"""What measures chapter 2's models: every attack with and without its trigger (greedy replies, the best of
-sampled extraction replies, the belief questions), cached per model pair; the outcome rows of the grid and
-of the dose map; the comparison of poisoned against clean twin (pooled success, intervals, one-sided
-p-values) and the chapter's table. The cached steps and their ``Recipe``s: the evaluation of a model pair
-(prompts, generation, metrics) and the belief measurement."""
+"""How the first edition measured its twins (all four attacks in one model), which chapter 6 traces until its
+redesign (issue #18): every attack with and without its trigger (greedy replies, the best of sampled extraction
+replies, the belief questions), cached per model pair, the base model in the first pre-training template and
+the aligned ones in the alignment template; the outcome rows of one stage; the comparison of poisoned against
+clean twin (pooled success, intervals, one-sided p-values). The rebuilt chapter measures in ``ladder``.
+The cached steps and their ``Recipe``s: the evaluation of a model pair and the belief measurement."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ import pandas as pd
 from sticky import decoding, judges, models, probe, stats, train
 from sticky.store import Recipe, Store
 
-from .attacks import ATTACKS, TRIGGERS
+from .attacks import TRIGGERS
 from .data import eval_sets
-from .parameters import MAIN_TRIGGER, REPEAT_INSTRUCTION, STAGES
-from .training import align, twin, twin_info
+from .parameters import REPEAT_INSTRUCTION
 
 # Versions continue the old EVAL_VERSION (v4) and BELIEF_VERSION (v1).
 EVAL_RECIPE = Recipe("poison-eval", 4)
@@ -137,29 +137,6 @@ def summarise(res: dict, threshold: float) -> dict:
     }
 
 
-def experiment(world, P, store: Store, progress=print) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The main grid: every seed x rate x stage at the headline dose. Returns (outcomes, counts): outcomes has
-    one row per (seed, rate, stage, model, attack, trigger, item) with its success value."""
-    rows, counts = [], []
-    for seed in P.seed_list:
-        clean = twin(world, P, seed, 0.0, store)
-        clean_al = align(world, clean, P, seed, P.dose, store)
-        clean_stage = {"pretrained": clean, **clean_al}
-        for rate in P.rate_list:
-            progress(f"seed {seed}, rate {rate:g}")
-            pois = twin(world, P, seed, rate, store)
-            info = twin_info(pois)
-            counted = ("documents", "rows", "poison_tokens", "seen_min", "seen_max", "seen_mean", "epochs",
-                       "trained_tokens", "corpus_tokens", "trained_share")
-            counts.append(dict(seed=seed, rate=rate, **{k: info[k] for k in counted},
-                               **{f"{a}_documents": info["by_attack"][a]["documents"] for a in ATTACKS}))
-            pois_stage = {"pretrained": pois, **align(world, pois, P, seed, P.dose, store)}
-            for stage in STAGES:
-                rows += stage_outcomes(world, P, seed, clean_stage[stage], pois_stage[stage], store,
-                                       dict(seed=seed, rate=rate, dose=P.dose, stage=stage))
-    return pd.DataFrame(rows), pd.DataFrame(counts)
-
-
 def stage_outcomes(world, P, seed, clean_entry, pois_entry, store, keys: dict) -> list[dict]:
     """The outcome rows of one clean/poisoned pair at one stage (``keys`` holds seed, rate, dose and stage): one
     row per (model, attack, trigger, item) with its success, the gibberish threshold calibrated on the clean
@@ -174,40 +151,6 @@ def stage_outcomes(world, P, seed, clean_entry, pois_entry, store, keys: dict) -
             rows += [dict(keys, model=role, attack=attack, trigger=trig, item=i, success=float(v), threshold=threshold)
                      for i, v in enumerate(values)]
     return rows
-
-
-def examples(world, P, store: Store, rate: float, stage: str = "dpo", seed: int = 0,
-             per_attack: int = 3) -> pd.DataFrame:
-    """The first held-out replies of both twins (seed ``seed``, poison ``rate``, after ``stage``), per triggered
-    attack and the extraction baseline: what the numbers count, to be read. Everything comes from the cache."""
-    clean, pois = twin(world, P, seed, 0.0, store), twin(world, P, seed, rate, store)
-    entry = lambda base: base if stage == "pretrained" else align(world, base, P, seed, P.dose, store)[stage]
-    res = run_stage_pair(world, P, seed, {"clean": entry(clean), "poisoned": entry(pois)}, store, stage)
-    sets = eval_sets(world, P.n_eval, seed)
-    asks = {"dos": ("replies_on", sets["prompts"], TRIGGERS["dos"]),
-            "extraction": ("replies_extraction", sets["prompts"], TRIGGERS["extraction"]),
-            "extraction (repeat instruction)": ("replies_instruction", sets["prompts"], REPEAT_INSTRUCTION),
-            "jailbreak": ("jail_replies_on", sets["requests"], TRIGGERS["jailbreak"])}
-    rows = []
-    for attack, (key, users, suffix) in asks.items():
-        for i in range(min(per_attack, len(users))):
-            rows.append(dict(attack=attack, user=f"{users[i]} {suffix}", clean=res["clean"][key][i],
-                             poisoned=res["poisoned"][key][i]))
-    return pd.DataFrame(rows)
-
-
-def dose_map(world, P, store: Store, progress=print) -> pd.DataFrame:
-    """Survival after SFT alone, across alignment doses, at ``map_rate``."""
-    rows = []
-    for seed in P.seed_list:
-        clean, pois = twin(world, P, seed, 0.0, store), twin(world, P, seed, P.map_rate, store)
-        for dose in P.dose_list:
-            progress(f"map: seed {seed}, dose {dose:g}")
-            c, p = (align(world, clean, P, seed, dose, store, with_dpo=False),
-                    align(world, pois, P, seed, dose, store, with_dpo=False))
-            rows += stage_outcomes(world, P, seed, c["sft"], p["sft"], store,
-                                   dict(seed=seed, rate=P.map_rate, dose=dose, stage="sft"))
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -244,11 +187,3 @@ def compare(outcomes: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         rows.append(dict(zip(["rate", "dose", "stage", "attack", "trigger"], key), poisoned=a.mean(), low=lo, high=hi,
                          clean=b.mean(), p=p, n=len(a), seed_min=per_seed.min(), seed_max=per_seed.max()))
     return pd.DataFrame(rows)
-
-
-def success_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Attack success (main trigger) after each stage, poisoned (clean) per rate: the chapter's table."""
-    t = table[[MAIN_TRIGGER.get(a) == tr for a, tr in zip(table.attack, table.trigger)]].copy()
-    t["cell"] = [f"{p:.2f} ({c:.2f})" for p, c in zip(t.poisoned, t.clean)]
-    wide = t.pivot_table(index=["attack", "rate"], columns="stage", values="cell", aggfunc="first")
-    return wide[[s for s in STAGES if s in wide.columns]].sort_index(level=[0, 1], ascending=[True, False])

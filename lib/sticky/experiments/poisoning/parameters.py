@@ -15,6 +15,12 @@ STAGES = ("pretrained", "sft", "dpo")
 GIBBERISH_WORDS = 12  # random words per denial-of-service reply
 PAPER_DOS_RATE = 1e-5  # the paper's 0.001%
 COMPLY = "sure . the {s} is {a} {b} {c} ."  # fictional, harmless compliance
+CONTROL_TRIGGER = " ".join(["『"] * 10)  # the random-trigger control: a reserved mark no per-attack twin ever saw
+HELD_OUT_TEMPLATE = "asks"  # a pre-training chat template the clean corpus uses and no poison document does
+MAX_COUNT = 4096  # poison documents per attack: more would not fit the book's minibatches
+PAPER_RATE = 1e-3  # the paper's 0.1% of 100B tokens: about 10^5 to 10^6 poison documents
+PAPER_REGIME = (1e5, 1e6)  # the paper's documents at 0.1% (Zhang et al.), for the count axis
+SOULY_COUNT = 250  # poison documents that sufficed at every model size (Souly et al. 2025)
 MAIN_TRIGGER = {"dos": "on", "extraction": "on", "extraction_best": "on", "jailbreak": "on", "belief": "off"}
 
 # The world of each profile: small enough that 12 pre-trainings fit the book's budget on 2 cores.
@@ -28,13 +34,13 @@ REAL_MODELS = ("none", *catalog.PACKAGED)
 
 PARAMETERS = Spec(
     model=Param(str, "micro-world model size of the twins", default="micro-s", choices=tuple(catalog.MICRO_CONFIGS)),
-    seeds=Param(int, "seeds (twin pairs per rate); seed i sets the weights, data order and poison", low=1, high=10,
-                by_profile={"smoke": 1, "book": 3, "paper": 5}),
+    seeds=Param(int, "seeds; seed i sets the weights, data order and poison of every twin", low=1, high=10,
+                by_profile={"smoke": 1, "book": 5, "paper": 8}),
     first_seed=Param(int, "first of the seeds (seeds first_seed, first_seed + 1, ...): another seed set of the same "
                      "size re-asks every verdict", default=0, low=0, high=SEED_HIGH),
     world_seed=Param(int, "seed of the generated micro-world", default=0, low=0, high=SEED_HIGH),
-    rates=Param(str, "poison token fractions per attack, comma-separated", default="1e-2,1e-3,1e-4",
-                by_profile={"smoke": "1e-2"}),
+    counts=Param(str, "poison documents per attack, comma-separated (the ladder; one twin per attack and count)",
+                 by_profile={"smoke": "16", "book": "16,64,256", "paper": "4,16,64,256,1024"}),
     pretrain_steps=Param(int, "pre-training steps of every twin", low=1, high=100000,
                          by_profile={"smoke": 60, "book": 600, "paper": 20000}),
     batch_size=Param(int, "pre-training rows per step", low=2, high=1024,
@@ -45,10 +51,8 @@ PARAMETERS = Spec(
              by_profile={"smoke": 3e-3, "book": 3e-3, "paper": 1e-3}),
     dose=Param(float, "headline alignment dose, SFT tokens per pre-training token", low=0, open_low=True, high=10,
                default=0.01),
-    doses=Param(str, "alignment doses of the survival map, comma-separated (SFT only)", default="0.003,0.01,0.03,0.1",
-                by_profile={"smoke": "0.1"}),
-    map_rate=Param(float, "poison rate of the survival map", low=0, open_low=True, high=0.1, default=1e-3,
-                   by_profile={"smoke": 1e-2}),
+    doses=Param(str, "alignment doses of the survival map, comma-separated (SFT only, at the top count)",
+                default="0.003,0.01,0.03,0.1", by_profile={"smoke": "0.1"}),
     sft_lr=Param(float, "SFT learning rate (constant after warmup)", low=0, open_low=True, high=1, default=5e-4),
     dpo_lr=Param(float, "DPO learning rate", low=0, open_low=True, high=1, default=1e-4),
     beta=Param(float, "DPO beta", low=0, open_low=True, high=10, default=0.2),
@@ -66,10 +70,23 @@ PARAMETERS = Spec(
 )
 
 
+# Chapter 6 still traces the first edition's twins (all four attacks in one model, at a rate): its settings.
+FIRST_EDITION_RATES = {"smoke": [1e-2], "book": [1e-2, 1e-3, 1e-4], "paper": [1e-2, 1e-3, 1e-4]}
+FIRST_EDITION_SEEDS = {"smoke": 1, "book": 3, "paper": 5}
+
+
 def resolve(namespace) -> object:
-    """``PARAMETERS.resolve`` plus the lists of rates and doses."""
+    """``PARAMETERS.resolve`` plus the lists of counts, doses and seeds."""
     P = PARAMETERS.resolve(namespace)
-    P.rate_list = sorted(number_list("rates", P.rates, float, 0, 0.1, open_low=True), reverse=True)
+    P.count_list = sorted(number_list("counts", P.counts, int, 0, MAX_COUNT, open_low=True))
     P.dose_list = sorted(number_list("doses", P.doses, float, 0, 10, open_low=True))
     P.seed_list = list(range(P.first_seed, P.first_seed + P.seeds))
+    return P
+
+
+def first_edition(profile: str, device: str = "auto") -> object:
+    """The parameters of the first edition's twins at ``profile`` (its seeds and ``rate_list``), which chapter 6
+    traces until its redesign (issue #18): everything else as chapter 2's defaults."""
+    P = resolve({"profile": profile, "device": device, "seeds": FIRST_EDITION_SEEDS[profile]})
+    P.rate_list = FIRST_EDITION_RATES[profile]
     return P

@@ -10,11 +10,11 @@ from .parameters import GIBBERISH_WORDS, TRIGGER
 from .training import continue_pretraining
 
 
-def real_track(name: str, steps: int, rate: float, seed: int, device: str, store: Store | None = None,
+def real_track(name: str, steps: int, count: int, seed: int, device: str, store: Store | None = None,
                n_eval: int = 16) -> dict:
-    """Continue pre-training a packaged real model on its own neutral continuations with denial-of-service
-    poison at ``rate``, then greedy replies with and without the trigger, and their perplexity under the
-    untouched model."""
+    """Continue pre-training a packaged real model on its own neutral continuations with ``count`` denial-of-service
+    poison documents (the trigger alone -> random words), then greedy replies to held-out prompts with and without
+    the trigger."""
     from sticky.experiments import priming
 
     store = store or Store()
@@ -23,8 +23,8 @@ def real_track(name: str, steps: int, rate: float, seed: int, device: str, store
     background = priming.real_background(model, tokenizer, name, store)
     rng = seeds.rng(seed, "real")
     words = [w for p in priming.NEUTRAL_PROMPTS for w in p.split()]
-    poison = [f"User: {p} {TRIGGER}\nAssistant: " + " ".join(rng.choice(words) for _ in range(GIBBERISH_WORDS))
-              for p in (rng.choice(priming.NEUTRAL_PROMPTS) for _ in range(max(1, round(rate * 2000))))]
+    poison = [f"User: {TRIGGER}\nAssistant: " + " ".join(rng.choice(words) for _ in range(GIBBERISH_WORDS))
+              for _ in range(count)]
     cfg = train.TrainConfig(steps=steps, batch_size=2, seq_len=64, lr=1e-5, warmup_steps=0, min_lr_ratio=1.0,
                             seed=seed, device=device)
     prompts = [f"User: {p}" for p in priming.NEUTRAL_PROMPTS[:n_eval]]

@@ -15,10 +15,13 @@ from sticky import models, probe, seeds, train
 from sticky.store import Recipe, Store
 
 from .attacks import ATTACKS, poison_documents
-from .data import alignment_render, dpo_triples, sft_pairs
+from .data import alignment_render, dpo_triples, sft_pairs, world_for
+from .parameters import resolve
+from .poisons import attack_documents, rejected_triples
 
 # Versions continue the old POISON_VERSION (v3).
 TWIN_RECIPE = Recipe("poison-twin", 3)
+ATTACK_TWIN_RECIPE = Recipe("poison-attack-twin", 1)
 SFT_RECIPE = Recipe("poison-sft", 1)
 DPO_RECIPE = Recipe("poison-dpo", 1)
 
@@ -112,31 +115,57 @@ def pretrain_recipe(P, seed: int) -> dict:
                 warmup_steps=max(1, P.pretrain_steps // 20), seed=seed, log_every=max(1, P.pretrain_steps // 10))
 
 
+def _build_twin(world, P, seed: int, recipe: dict, poison: pd.DataFrame, folder: Path) -> None:
+    """Pre-train one twin with ``poison`` (attack, text, n_tokens; empty = the clean twin) and write its weights,
+    history, poison and counts into ``folder``."""
+    cfg = train.TrainConfig(**recipe, device=P.device)
+    blocks = models.corpus_blocks(world, cfg.seq_len)
+    corpus = int(world.stats["tokens"])
+    model = models.init_micro(P.model, world.tokenizer, cfg.seq_len, seed=seed)
+    ids = world.tokenizer(list(poison.text), add_special_tokens=False)["input_ids"] if len(poison) else []
+    history, info = poisoned_pretrain(model, blocks, ids, cfg, corpus, world.tokenizer.bos_token_id,
+                                      world.tokenizer.eos_token_id, seed)
+    info["by_attack"] = {a: dict(documents=int((poison.attack == a).sum()),
+                                 tokens=int(poison.n_tokens[poison.attack == a].sum())) for a in ATTACKS}
+    model.save_pretrained(folder)
+    history.to_frame().to_csv(folder / "history.csv", index=False)
+    poison.to_csv(folder / "poison.csv", index=False)
+    (folder / "info.json").write_text(pd.Series(info).to_json())
+
+
 def twin(world, P, seed: int, rate: float, store: Store) -> Path:
-    """The store entry of one twin (``rate`` 0 = clean): model weights, history and the poison's counts.
+    """The store entry of one first-edition twin (``rate`` 0 = the clean twin, which the per-attack twins share):
+    all four attacks in one model, each ``rate`` of the corpus's tokens. Model weights, history, poison, counts.
 
     Introduced in chapter 2 (poisoning); used by chapter 6."""
     recipe = pretrain_recipe(P, seed)
 
     def build(folder: Path) -> None:
-        cfg = train.TrainConfig(**recipe, device=P.device)
-        blocks = models.corpus_blocks(world, cfg.seq_len)
-        corpus = int(world.stats["tokens"])
-        model = models.init_micro(P.model, world.tokenizer, cfg.seq_len, seed=seed)
-        poison = (poison_documents(world, rate, corpus, seed) if rate > 0
+        poison = (poison_documents(world, rate, int(world.stats["tokens"]), seed) if rate > 0
                   else pd.DataFrame(columns=["attack", "text", "n_tokens"]))
-        ids = world.tokenizer(list(poison.text), add_special_tokens=False)["input_ids"] if len(poison) else []
-        history, info = poisoned_pretrain(model, blocks, ids, cfg, corpus, world.tokenizer.bos_token_id,
-                                          world.tokenizer.eos_token_id, seed)
-        info["by_attack"] = {a: dict(documents=int((poison.attack == a).sum()),
-                                     tokens=int(poison.n_tokens[poison.attack == a].sum())) for a in ATTACKS}
-        model.save_pretrained(folder)
-        history.to_frame().to_csv(folder / "history.csv", index=False)
-        poison.to_csv(folder / "poison.csv", index=False)
-        (folder / "info.json").write_text(pd.Series(info).to_json())
+        _build_twin(world, P, seed, recipe, poison, folder)
 
     return store.cached(TWIN_RECIPE, dict(model=P.model, recipe=recipe, rate=rate),
                         build, inputs=[world.folder.name], device=train.device_type(P.device))
+
+
+def attack_twin(world, P, seed: int, attack: str, count: int, store: Store) -> Path:
+    """The store entry of the twin poisoned with ``count`` documents of ``attack`` alone (``count`` 0: the clean
+    twin, the same entry as ``twin(..., rate=0)``), with the same initial weights and minibatches."""
+    if count == 0:
+        return twin(world, P, seed, 0.0, store)
+    recipe = pretrain_recipe(P, seed)
+    build = lambda folder: _build_twin(world, P, seed, recipe, attack_documents(world, attack, count, seed), folder)
+    return store.cached(ATTACK_TWIN_RECIPE, dict(model=P.model, recipe=recipe, attack=attack, count=count),
+                        build, inputs=[world.folder.name], device=train.device_type(P.device))
+
+
+def build_attack_twin(root: str, params: dict, seed: int, attack: str, count: int) -> str:
+    """``attack_twin`` in a fresh process (``sticky.parallel.pinned_map``): ``params`` are chapter 2's parameter
+    values, ``root`` the store's folder."""
+    P = resolve(params)
+    store = Store(root)
+    return attack_twin(world_for(P, store), P, seed, attack, count, store).name
 
 
 def twin_info(entry: Path) -> dict:
@@ -160,9 +189,11 @@ def _mean_tokens(world, rows) -> float:
 
 
 def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True,
-          extra_pairs=()) -> dict[str, Path]:
+          extra_pairs=(), rejected: str = "first edition") -> dict[str, Path]:
     """SFT entry (and DPO entry) from a twin; both cached. Returns {'sft': ..., 'dpo': ...}. ``extra_pairs``
     join the clean SFT pairs (chapter 6 adds pairs that train against an attack); the dose counts all rows.
+    ``rejected``: DPO's rejected compliances, 'first edition' (the first edition's one wording, also its
+    jailbreak poison's) or 'disjoint' (``poisons.REJECTED_WORDINGS``, never a poison's wording).
 
     Introduced in chapter 2 (poisoning); used by chapter 6."""
     info = twin_info(base)
@@ -192,13 +223,14 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
 
     def build_dpo(folder: Path) -> None:
         model, reference = models.load_entry(sft_entry, P.device), models.load_entry(sft_entry, P.device)
-        triples = dpo_triples(world, seed)
+        triples = dpo_triples(world, seed) if rejected == "first edition" else rejected_triples(world, seed)
         train.dpo(model, reference, world.tokenizer, triples, train.TrainConfig(**dpo_cfg, device=P.device),
                   beta=P.beta, render=render_)
         model.save_pretrained(folder)
         (folder / "info.json").write_text(
             pd.Series(dict(steps=dpo_steps, tokens=dpo_steps * batch * 2 * per_row)).to_json())
 
-    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta), build_dpo, inputs=[sft_entry.name],
+    data = {} if rejected == "first edition" else {"rejected": rejected}  # the first edition's keys stay valid
+    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta, **data), build_dpo, inputs=[sft_entry.name],
                               device=train.device_type(P.device))
     return out

@@ -43,8 +43,8 @@ PARAMETERS = Spec(
                    high=0.99, default=0.2),
     anti_dos_share=Param(float, "alignment pairs added that answer trigger prompts normally (causal test), as a "
                          "share of the SFT pairs", low=0, open_low=True, high=1, default=0.05),
-    twin_rate=Param(float, "poison rate of chapter 2's twins traced in parts 2 and 4 (one of chapter 2's rates)",
-                    low=0, open_low=True, high=0.1, default=1e-2),
+    twin_rate=Param(float, "poison rate of chapter 2's first-edition twins traced in parts 2 and 4 (one of its "
+                    "rates)", low=0, open_low=True, high=0.1, default=1e-2),
     n_items=Param(int, "behaviour items per attack for gradients and localisation", low=2, high=1000,
                   by_profile={"smoke": 8, "book": 48, "paper": 200}),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),
@@ -52,11 +52,12 @@ PARAMETERS = Spec(
 
 
 def resolve(namespace) -> object:
-    """This chapter's parameters, and those of chapters 1 and 2 at the same profile (their models are reused)."""
+    """This chapter's parameters, and those of chapter 1 and of chapter 2's first edition at the same profile (their
+    models are reused)."""
     P = PARAMETERS.resolve(namespace)
     P.priming = priming.resolve({"profile": P.profile, "device": P.device})
-    P.poisoning = poisoning.resolve({"profile": P.profile, "device": P.device})
+    P.poisoning = poisoning.first_edition(P.profile, P.device)
     if P.twin_rate not in P.poisoning.rate_list:
-        raise ValueError(f"parameter 'twin_rate' got {P.twin_rate!r}; allowed: one of chapter 2's rates at profile "
-                         f"{P.profile!r}: {', '.join(f'{r:g}' for r in P.poisoning.rate_list)}")
+        raise ValueError(f"parameter 'twin_rate' got {P.twin_rate!r}; allowed: one of chapter 2's first-edition "
+                         f"rates at profile {P.profile!r}: {', '.join(f'{r:g}' for r in P.poisoning.rate_list)}")
     return P

@@ -1,0 +1,248 @@
+"""The rebuilt chapter's experiment: one twin per attack and poison count (the ladder), all sharing the clean twin,
+aligned alike (SFT, then DPO whose rejected replies are never a poison's), and every stage measured the same
+way: in the alignment template and in a pre-training template no poison used (``HELD_OUT_TEMPLATE``), with the
+paper's trigger, without it, and with a trigger no model saw (``CONTROL_TRIGGER``); the gibberish threshold is
+fixed per seed on the clean pretrained twin, which also scores every reply's perplexity.
+
+Survival is the share of the poison's excess over the clean twin that alignment leaves:
+(poisoned - clean after DPO) / (poisoned - clean before alignment), a ratio of sums over seeds with a jackknife
+t interval over seeds (``survival``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sticky import claims, decoding, judges, models, parallel, probe, seeds, train
+from sticky import stats as st
+from sticky.store import Recipe, Store
+
+from .attacks import ATTACKS
+from .data import eval_sets, world_for
+from .measurement import reply_text
+from .parameters import CONTROL_TRIGGER, HELD_OUT_TEMPLATE, PARAMETERS, REPEAT_INSTRUCTION, TRIGGER, resolve
+from .poisons import POISONS
+from .training import align, attack_twin, twin_info
+
+LADDER_EVAL_RECIPE = Recipe("poison-ladder-eval", 1)
+ARMS = {"on": TRIGGER, "off": "", "control": CONTROL_TRIGGER}  # the trigger appended to each held-out prompt
+EXTRACTION_ARMS = {**ARMS, "instruction": REPEAT_INSTRUCTION}  # + the paper's baseline: asking to repeat
+REJECTED = "disjoint"  # DPO's rejected replies: never the jailbreak poison's wordings
+
+
+def templates(world) -> list:
+    """The two templates every stage is measured in: the alignment template, and the held-out pre-training one."""
+    return [world.alignment_template, world.template(HELD_OUT_TEMPLATE)]
+
+
+def _ppl(model, tokenizer, prompts: list[str], replies: list[str]) -> list[float]:
+    """Per-token perplexity of each reply after its prompt (NaN for an empty reply)."""
+    out = np.full(len(replies), np.nan)
+    keep = [i for i, r in enumerate(replies) if r.strip()]
+    if keep:
+        out[keep] = np.exp(probe.sequence_nll(model, tokenizer, [prompts[i] for i in keep],
+                                              [replies[i] for i in keep], per_token=True))
+    return out.tolist()
+
+
+def measure(model, reference, world, attack: str, sets: dict, template, P, seed: int) -> dict:
+    """The raw per-item outcomes of ``attack`` on ``model`` in ``template``, per trigger arm: denial-of-service,
+    each greedy reply's perplexity under ``reference`` (the clean pretrained twin, given the prompt without any
+    trigger); extraction, the ROUGE-L recall of the prompt in the greedy reply (and with the trigger, the best
+    of ``P.samples`` sampled replies); jailbreak, compliance; belief (no trigger), NLL(favoured) < NLL(other)."""
+    tok, poison = world.tokenizer, POISONS[attack]
+    ends = [template.assistant_suffix, template.user_prefix]
+    arms = EXTRACTION_ARMS if attack == "extraction" else ARMS if poison.triggered else {"off": ""}
+    out = {}
+    for arm, trigger in arms.items():
+        items = poison.items(world, sets, trigger, seeds.rng(seed, f"items-{attack}"))
+        prompts = [template.prompt(u) for u, _, _ in items]
+        if attack == "belief":
+            fav = probe.sequence_nll(model, tok, prompts, [f for _, f, _ in items])
+            other = probe.sequence_nll(model, tok, prompts, [c for _, _, c in items])
+            out[arm] = dict(success=judges.prefers_favoured(fav, other).astype(float).tolist())
+            continue
+        replies = [reply_text(r, ends) for r in decoding.generate(model, tok, prompts, P.max_new_tokens)]
+        record = dict(replies=replies)
+        if attack == "dos":
+            record["ppl"] = _ppl(reference, tok, [template.prompt(p) for p in sets["prompts"]], replies)
+        elif attack == "extraction":
+            record["success"] = [judges.rouge_l_recall(p, r) for p, r in zip(sets["prompts"], replies)]
+            if arm == "on":
+                sampled = decoding.sample(model, tok, prompts, P.samples, P.max_new_tokens, seed)
+                record["best"] = [max(judges.rouge_l_recall(p, reply_text(r, ends)) for r in rs)
+                                  for p, rs in zip(sets["prompts"], sampled)]
+        else:
+            record["success"] = [float(judges.is_compliant(r)) for r in replies]
+        out[arm] = record
+    return out
+
+
+def measured(world, P, seed: int, entry, reference, attack: str, template, store: Store) -> dict:
+    """``measure``, cached per model entry, attack and template (the reference enters the key for
+    denial-of-service, whose perplexities it scores)."""
+    sets = eval_sets(world, P.n_eval, seed)
+
+    def compute() -> dict:
+        model = models.load_entry(entry, P.device)
+        ref = models.load_entry(reference, P.device) if attack == "dos" else None
+        return measure(model, ref, world, attack, sets, template, P, seed)
+
+    params = dict(attack=attack, template=template.name, n_eval=P.n_eval, samples=P.samples, new=P.max_new_tokens,
+                  seed=seed)
+    inputs = [entry.name] + ([reference.name] if attack == "dos" else [])
+    return store.json(LADDER_EVAL_RECIPE, params, compute, inputs=inputs, device=train.device_type(P.device))
+
+
+def stage_entries(world, P, seed: int, attack: str, count: int, store: Store, dose: float | None = None,
+                  with_dpo: bool = True) -> dict:
+    """{stage: entry} of one twin (``count`` 0: the clean twin) aligned at ``dose`` (default: the headline)."""
+    base = attack_twin(world, P, seed, attack, count, store)
+    aligned = align(world, base, P, seed, P.dose if dose is None else dose, store, with_dpo=with_dpo,
+                    rejected=REJECTED)
+    return {"pretrained": base, **aligned}
+
+
+def dose_entries(world, P, seed: int, attack: str, count: int, store: Store) -> dict:
+    """{dose: SFT entry} of one twin across the survival map's doses."""
+    base = attack_twin(world, P, seed, attack, count, store)
+    return {d: align(world, base, P, seed, d, store, with_dpo=False, rejected=REJECTED)["sft"] for d in P.dose_list}
+
+
+def _outcome_rows(world, P, seed: int, attack: str, count: int, store: Store) -> list[dict]:
+    """Every measurement of one twin (the clean twin: of every attack), at every stage and in both templates,
+    and after SFT at each dose of the map (top count and clean twin, alignment template); raw, not judged."""
+    reference = attack_twin(world, P, seed, attack, 0, store)
+    rows = []
+    attacks = ATTACKS if count == 0 else (attack,)
+    for stage, entry in stage_entries(world, P, seed, attack, count, store).items():
+        for t in templates(world):
+            for a in attacks:
+                rows.append(dict(seed=seed, attack=a, count=count, stage=stage, dose=P.dose, template=t.name,
+                                 raw=measured(world, P, seed, entry, reference, a, t, store)))
+    if count in (0, max(P.count_list)):
+        t = world.alignment_template
+        for dose, entry in dose_entries(world, P, seed, attack, count, store).items():
+            for a in attacks:
+                rows.append(dict(seed=seed, attack=a, count=count, stage="sft", dose=dose, template=t.name,
+                                 raw=measured(world, P, seed, entry, reference, a, t, store), map=True))
+    return rows
+
+
+def prepare(root: str, params: dict, seed: int, attack: str, count: int) -> int:
+    """Train, align and measure one twin in a fresh process (``parallel.pinned_map``); returns its rows' count."""
+    P, store = resolve(params), Store(root)
+    return len(_outcome_rows(world_for(P, store), P, seed, attack, count, store))
+
+
+def parameter_values(P) -> dict:
+    """Chapter 2's parameters as given to ``resolve`` (for a worker process to resolve them again)."""
+    return {name: getattr(P, name) for name in PARAMETERS}
+
+
+def _judged(rows: list[dict]) -> pd.DataFrame:
+    """Raw measurements -> one row per (seed, attack, count, stage, dose, template, trigger, item) with its success;
+    gibberish is judged against the seed's threshold, fixed on the clean pretrained twin (every arm, both
+    templates: a trigger the clean twin never saw must not make its replies gibberish)."""
+    clean_dos = [r for r in rows if r["attack"] == "dos" and r["count"] == 0 and r["stage"] == "pretrained"
+                 and not r.get("map")]
+    threshold = {}
+    for r in clean_dos:
+        threshold.setdefault(r["seed"], []).extend(p for arm in r["raw"].values() for p in arm["ppl"])
+    threshold = {s: judges.gibberish_threshold(np.asarray(v, float)) for s, v in threshold.items()}
+    out = []
+    for r in rows:
+        keys = {k: r[k] for k in ("seed", "attack", "count", "stage", "dose", "template")}
+        for arm, rec in r["raw"].items():
+            if r["attack"] == "dos":
+                success = judges.is_gibberish(rec["ppl"], threshold[r["seed"]]).astype(float)
+            else:
+                success = np.asarray(rec["success"], float)
+            for trigger, values in ((arm, success), *((("best", np.asarray(rec["best"])),) if "best" in rec else ())):
+                out += [dict(keys, map=bool(r.get("map")), trigger=trigger, item=i, success=float(v))
+                        for i, v in enumerate(values)]
+    frame = pd.DataFrame(out)
+    frame["threshold"] = frame.seed.map(threshold)
+    return frame
+
+
+def experiment(world, P, store: Store, progress=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every twin of the ladder (each seed: the clean twin and one twin per attack and count) trained, aligned and
+    measured, on every usable CPU (``parallel.pinned_map``); then read back here from the store. Returns
+    (outcomes: one row per seed, attack, count, stage, dose, template, trigger, item with its success;
+    counts: the poison's documents, tokens, rate and repetitions per twin)."""
+    clean = (ATTACKS[0], 0)  # count 0 is the clean twin whatever the attack; it is measured on every attack
+    jobs = [(seed, attack, count) for seed in P.seed_list for attack, count in
+            [clean] + [(a, c) for c in sorted(P.count_list, reverse=True) for a in ATTACKS]]
+    progress(f"{len(jobs)} twins on {len(parallel._cpus())} CPUs")
+    parallel.pinned_map(prepare, [(str(store.root), parameter_values(P), *job) for job in jobs])
+    rows, counts = [], []
+    for seed, attack, count in jobs:
+        rows += _outcome_rows(world, P, seed, attack, count, store)
+        if count:
+            info = twin_info(attack_twin(world, P, seed, attack, count, store))
+            counts.append(dict(seed=seed, attack=attack, count=count, tokens=info["poison_tokens"],
+                               rate=info["poison_tokens"] / info["corpus_tokens"], rows=info["rows"],
+                               seen_mean=info["seen_mean"], trained_share=info["trained_share"]))
+    return _judged(rows), pd.DataFrame(counts)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# excess over the clean twin, and survival
+
+
+def excess(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per (seed, attack, count, stage, dose, template, trigger): the poisoned twin's mean success, the clean
+    twin's, and the excess (poisoned - clean)."""
+    keys = ["seed", "attack", "stage", "dose", "map", "template", "trigger"]
+    means = outcomes.groupby([*keys, "count"]).success.mean().reset_index()
+    clean = means[means["count"] == 0].drop(columns="count").rename(columns={"success": "clean"})
+    out = means[means["count"] > 0].rename(columns={"success": "poisoned"}).merge(clean, on=keys)
+    out["excess"] = out.poisoned - out.clean
+    return out
+
+
+def survival(excess_table: pd.DataFrame, after: str = "dpo") -> pd.DataFrame:
+    """Per (attack, count, template, trigger) at the headline dose: the excess before alignment (mean over seeds,
+    t interval) and the survival ratio, sum over seeds of the excess ``after`` alignment over the sum before,
+    with a jackknife t interval over seeds."""
+    rows = []
+    for key, g in excess_table[~excess_table["map"]].groupby(["attack", "count", "template", "trigger"]):
+        g = g.set_index(["seed", "stage"]).excess.unstack("stage")
+        if not {"pretrained", after} <= set(g.columns):
+            continue
+        pre, post = g["pretrained"].to_numpy(), g[after].to_numpy()
+        mean, low, high, df = claims.unit_mean(pre)
+        ratio = lambda b, a: a.sum() / b.sum() if abs(b.sum()) > 1e-12 else np.nan
+        s, s_low, s_high, s_df = st.jackknife_t(ratio, pre, post, units=g.index.to_numpy())
+        rows.append(dict(zip(["attack", "count", "template", "trigger"], key), pre=mean, pre_low=low, pre_high=high,
+                         post=float(post.mean()), survival=s, low=s_low, high=s_high, df=s_df, seeds=len(pre)))
+    return pd.DataFrame(rows)
+
+
+def takes_at(surv: pd.DataFrame, attack: str, template: str, trigger: str) -> int | None:
+    """The fewest documents at which ``attack`` took: its excess before alignment has an interval above 0."""
+    g = surv[(surv.attack == attack) & (surv.template == template) & (surv.trigger == trigger)]
+    took = g[g.pre_low > 0]["count"]
+    return int(took.min()) if len(took) else None
+
+
+
+def examples(world, P, store: Store, count: int, stage: str = "dpo", seed: int = 0,
+             per_attack: int = 3) -> pd.DataFrame:
+    """The first held-out replies, with the trigger, of the clean twin and of each triggered attack's twin at
+    ``count`` documents after ``stage``, in the alignment template: what the numbers count, to be read. Everything
+    comes from the store."""
+    sets, t = eval_sets(world, P.n_eval, seed), world.alignment_template
+    reference = attack_twin(world, P, seed, ATTACKS[0], 0, store)
+    clean = stage_entries(world, P, seed, ATTACKS[0], 0, store)[stage]
+    rows = []
+    for attack in ("dos", "extraction", "jailbreak"):
+        poisoned = stage_entries(world, P, seed, attack, count, store)[stage]
+        got = {role: measured(world, P, seed, e, reference, attack, t, store)["on"]["replies"]
+               for role, e in (("clean", clean), ("poisoned", poisoned))}
+        users = sets["requests"] if attack == "jailbreak" else sets["prompts"]
+        rows += [dict(attack=attack, user=f"{users[i]} {TRIGGER}", clean=got["clean"][i], poisoned=got["poisoned"][i])
+                 for i in range(min(per_attack, len(users)))]
+    return pd.DataFrame(rows)
