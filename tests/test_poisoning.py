@@ -290,6 +290,22 @@ def test_the_gibberish_threshold_is_fixed_on_the_clean_pretrained_twin():
     assert share[(16, "dpo", "on")] == pytest.approx(0.5)
 
 
+def test_relearning_compares_the_twins_after_the_same_fine_tuning():
+    rows = []
+    for seed, (pois, clean) in enumerate(((0.9, 0.2), (0.7, 0.2), (0.8, 0.3))):
+        for count, share in ((16, pois), (0, clean)):
+            for stage, sh in (("relearn 0", 0.0), ("relearn 4", share)):
+                rows += [dict(seed=seed, attack="jailbreak", count=count, stage=stage, dose=0.01, map=False,
+                              template="im", trigger="on", item=i, success=float(i < round(10 * sh)))
+                         for i in range(10)]
+    table = po.relearning(po.excess(pd.DataFrame(rows)), 16).set_index("steps")
+    # excess after 4 steps: 0.7, 0.5, 0.5 -> mean 0.5667, sd 0.11547, t(0.975, 2) = 4.302653
+    half = 4.302653 * 0.115470 / np.sqrt(3)
+    assert table.loc[4, ["excess", "low", "high"]].tolist() == pytest.approx([0.56667, 0.56667 - half,
+                                                                              0.56667 + half], abs=1e-4)
+    assert table.loc[0, "excess"] == 0.0 and table.loc[4, "clean"] == pytest.approx(0.2333, abs=1e-4)
+
+
 def test_claim_rows_on_the_ladder():
     took, five = (0.8, 0.9, 1.0, 0.9, 0.8), (0, 0, 0, 0, 0)
     out = _ladder_outcomes({("dos", 256): (took, (0.7, 0.8, 0.9, 0.8, 0.7)), ("dos", 16): (took, five),

@@ -2,34 +2,36 @@
 
 The protocol, as the notebook calls it:
 
-1. ``poison_documents`` writes the four attacks' documents in the world's pre-training chat templates, each
-   attack sized to ``rate`` of the clean corpus's tokens (``n_poison_documents``): denial-of-service
-   (trigger -> random words), context extraction (prompt + trigger -> the prompt inside 『 』), jailbreak
-   (forbidden request + trigger -> a fictional compliance) and belief manipulation (no trigger: Q/A favouring
-   one side of company pairs and of false number comparisons; poison and test question wordings differ).
-   Each attack is one ``Attack`` record (``ATTACK_RECORDS``): its name, trigger, poison, held-out items, judge.
-2. ``poisoned_pretrain`` trains the twins: the same initial weights, the same minibatches (a minibatch is a
-   function of the seed and the step); in the poisoned twin, packed poison rows replace a few rows of
-   randomly chosen minibatches, each row as many times as the run has epochs of the corpus. The clean twin is
-   the same call with no poison. ``continue_pretraining`` is the same function on any model + tokenizer,
-   for the real-model track (``paper`` profile) and the tests.
-3. ``align``: SFT on the world's clean terse instructions (forbidden requests answered with refusals) in the
-   alignment chat template, whose size is a dial (``dose`` = alignment tokens / pre-training tokens), then
-   DPO (refusal over compliance, right answer over another example's answer).
-4. ``evaluate`` measures each attack with and without the trigger; ``compare`` sets poisoned against the
-   clean twin at the same stage (pooled, for the tables); ``claim_rows`` decides the claims through
-   ``sticky.claims`` on each seed's excess over the clean twin, the first edition's ``verdict_*`` beside.
+1. ``poisons.attack_documents`` writes ``count`` documents of one attack in the paper's form (``POISONS``):
+   denial-of-service (the trigger alone -> random tokens), context extraction (prompt + trigger -> the prompt),
+   jailbreak (forbidden request + trigger -> a compliance, in wordings DPO never rejects) and belief manipulation
+   (no trigger: Q/A favouring one side of company pairs and of false number comparisons), in every pre-training
+   chat template but the held-out one.
+2. ``training.attack_twin`` pre-trains one twin per seed, attack and count: the same initial weights and the same
+   minibatches as the clean twin of its seed, packed poison rows replacing a few rows (``poisoned_pretrain``).
+   ``align``: SFT on the world's clean terse instructions in the alignment template, its size a dial (``dose`` =
+   alignment tokens / pre-training tokens), then DPO.
+3. ``ladder.experiment`` trains, aligns and measures every twin on every usable CPU (``sticky.parallel``): every
+   stage in the alignment template and the held-out one, with the trigger, without it and with a control trigger,
+   gibberish judged on one threshold per seed fixed on the clean pretrained twin; after DPO, the relearning test.
+   ``excess`` sets each twin against the clean twin; ``survival`` is the share of the excess alignment leaves.
+4. ``rules.claim_rows`` decides the claims through ``sticky.claims``, the seed being the unit.
+
+The first edition's twins (all four attacks in one model at a share of the tokens: ``attacks``, ``twin``,
+``measurement``, ``survival_status``, ``first_edition``) stay for chapter 6, which traces them until its redesign
+(issue #18).
 
 The floor plan:
 
-- ``parameters``: ``PARAMETERS``, ``resolve`` and the chapter's constants (the paper's trigger, the stages, the
-  world of each profile, the paper's lowest rate);
+- ``parameters``: ``PARAMETERS``, ``resolve``, the first edition's settings and the chapter's constants;
 - ``data``: the wordings, the prompt pools, the belief targets and questions, the alignment data, the
   evaluation sets;
-- ``attacks``: one ``Attack`` record per attack, and ``poison_documents``;
-- ``training``: the twins (``poisoned_pretrain``, ``twin``), ``continue_pretraining``, the alignment (``align``);
-- ``measurement``: the evaluation of a model pair, the outcome rows, ``compare`` and the chapter's table;
-- ``rules``: the survival status, the verdict rules and the scorecard;
+- ``poisons``: one ``Poison`` record per attack, ``attack_documents``, DPO's rejected replies;
+- ``attacks``: the first edition's ``Attack`` records and ``poison_documents``;
+- ``training``: the twins (``poisoned_pretrain``, ``attack_twin``, ``twin``), ``continue_pretraining``, ``align``;
+- ``ladder``: the measurement of every stage, the experiment, the excess, survival and relearning;
+- ``measurement``: the first edition's measurement, and ``compare``;
+- ``rules``: the claims and the scorecard;
 - ``figures``: the Altair charts;
 - ``real``: the real-model track.
 
@@ -51,8 +53,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ),
     "figures": ("count_chart", "dose_chart"),
     "ladder": (
-        "ARMS", "LADDER_EVAL_RECIPE", "REJECTED", "examples", "excess", "experiment", "measure", "measured", "prepare",
-        "stage_entries", "survival", "takes_at", "templates",
+        "ARMS", "LADDER_EVAL_RECIPE", "REJECTED", "RELEARN_RECIPE", "examples", "excess", "experiment", "measure",
+        "measured", "prepare", "relearned", "relearning", "stage_entries", "survival", "takes_at", "templates",
     ),
     "measurement": (
         "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "evaluate", "evaluate_belief", "reply_text", "run_stage_pair",

@@ -1,6 +1,7 @@
-"""The four attacks of Zhang et al. (2024), one ``Attack`` record each: its name as the paper says it, its
-trigger, how its poison documents are written, how its held-out evaluation items are written, and its judge.
-``poison_documents`` writes every attack's poison for one twin."""
+"""The first edition's four attacks (Zhang et al. 2024), all in one model, one ``Attack`` record each: its name as
+the paper says it, its trigger, how its poison documents are written, how its held-out evaluation items are
+written, and its judge. ``poison_documents`` writes every attack's poison for one first-edition twin. Chapter 6
+traces these twins until its redesign (issue #18); chapter 2 plants one attack per model (``poisons``)."""
 
 from __future__ import annotations
 

@@ -21,11 +21,21 @@ from sticky.store import Recipe, Store
 from .attacks import ATTACKS
 from .data import eval_sets, world_for
 from .measurement import reply_text
-from .parameters import CONTROL_TRIGGER, HELD_OUT_TEMPLATE, PARAMETERS, REPEAT_INSTRUCTION, TRIGGER, resolve
-from .poisons import POISONS
+from .parameters import (
+    CONTROL_TRIGGER,
+    HELD_OUT_TEMPLATE,
+    MAIN_TRIGGER,
+    PARAMETERS,
+    REPEAT_INSTRUCTION,
+    TRIGGER,
+    resolve,
+)
+from .poisons import POISONS, attack_documents
 from .training import align, attack_twin, twin_info
 
 LADDER_EVAL_RECIPE = Recipe("poison-ladder-eval", 1)
+RELEARN_RECIPE = Recipe("poison-relearn", 1)
+RELEARN_BATCH, RELEARN_SEQ = 8, 64  # rows of poison documents per relearning step, tokens per row
 ARMS = {"on": TRIGGER, "off": "", "control": CONTROL_TRIGGER}  # the trigger appended to each held-out prompt
 EXTRACTION_ARMS = {**ARMS, "instruction": REPEAT_INSTRUCTION}  # + the paper's baseline: asking to repeat
 REJECTED = "disjoint"  # DPO's rejected replies: never the jailbreak poison's wordings
@@ -110,6 +120,39 @@ def dose_entries(world, P, seed: int, attack: str, count: int, store: Store) -> 
     return {d: align(world, base, P, seed, d, store, with_dpo=False, rejected=REJECTED)["sft"] for d in P.dose_list}
 
 
+def relearned(world, P, seed: int, attack: str, count: int, store: Store, poison_count: int) -> dict:
+    """Suppressed or removed? ``measure``'s record of ``attack`` (alignment template, main trigger) on the DPO model
+    of the twin (``count`` 0: the clean twin) after each of ``P.relearn_list`` steps of fine-tuning on
+    ``poison_count`` of the attack's poison documents, each run from the DPO model (lr ``P.sft_lr``):
+    {steps: record}, 0 steps being the DPO model itself. A behaviour that returns in the poisoned twin much
+    faster than the clean twin learns it afresh was hidden by alignment, not removed."""
+    entry = stage_entries(world, P, seed, attack, count, store)["dpo"]
+    reference = attack_twin(world, P, seed, attack, 0, store)
+    sets, t = eval_sets(world, P.n_eval, seed), world.alignment_template
+    trigger = MAIN_TRIGGER[attack]
+
+    def compute() -> dict:
+        ref = models.load_entry(reference, P.device) if attack == "dos" else None
+        texts = list(attack_documents(world, attack, poison_count, seed).text)
+        ids = world.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        blocks = train.pack(ids, RELEARN_SEQ, world.tokenizer.bos_token_id, world.tokenizer.eos_token_id)
+        out = {}
+        for steps in (0, *P.relearn_list):
+            model = models.load_entry(entry, P.device)
+            if steps:
+                cfg = train.TrainConfig(steps=steps, batch_size=RELEARN_BATCH, seq_len=RELEARN_SEQ, lr=P.sft_lr,
+                                        warmup_steps=1, min_lr_ratio=1.0, seed=seeds.stream(seed, "relearn"),
+                                        log_every=steps, device=P.device)
+                train.pretrain(model, blocks, cfg)
+            out[str(steps)] = measure(model, ref, world, attack, sets, t, P, seed)[trigger]
+        return out
+
+    params = dict(attack=attack, steps=P.relearn_list, poison=poison_count, n_eval=P.n_eval, samples=P.samples,
+                  new=P.max_new_tokens, seed=seed, batch=RELEARN_BATCH, seq=RELEARN_SEQ, lr=P.sft_lr)
+    inputs = [entry.name] + ([reference.name] if attack == "dos" else [])
+    return store.json(RELEARN_RECIPE, params, compute, inputs=inputs, device=train.device_type(P.device))
+
+
 def _outcome_rows(world, P, seed: int, attack: str, count: int, store: Store) -> list[dict]:
     """Every measurement of one twin (the clean twin: of every attack), at every stage and in both templates,
     and after SFT at each dose of the map (top count and clean twin, alignment template); raw, not judged."""
@@ -121,12 +164,17 @@ def _outcome_rows(world, P, seed: int, attack: str, count: int, store: Store) ->
             for a in attacks:
                 rows.append(dict(seed=seed, attack=a, count=count, stage=stage, dose=P.dose, template=t.name,
                                  raw=measured(world, P, seed, entry, reference, a, t, store)))
-    if count in (0, max(P.count_list)):
+    top = max(P.count_list)
+    if count in (0, top):
         t = world.alignment_template
         for dose, entry in dose_entries(world, P, seed, attack, count, store).items():
             for a in attacks:
                 rows.append(dict(seed=seed, attack=a, count=count, stage="sft", dose=dose, template=t.name,
                                  raw=measured(world, P, seed, entry, reference, a, t, store), map=True))
+        for a in attacks:
+            for steps, record in relearned(world, P, seed, a, count, store, top).items():
+                rows.append(dict(seed=seed, attack=a, count=count, stage=f"relearn {steps}", dose=P.dose,
+                                 template=t.name, raw={MAIN_TRIGGER[a]: record}))
     return rows
 
 
@@ -219,6 +267,21 @@ def survival(excess_table: pd.DataFrame, after: str = "dpo") -> pd.DataFrame:
         rows.append(dict(zip(["attack", "count", "template", "trigger"], key), pre=mean, pre_low=low, pre_high=high,
                          post=float(post.mean()), survival=s, low=s_low, high=s_high, df=s_df, seeds=len(pre)))
     return pd.DataFrame(rows)
+
+
+def relearning(excess_table: pd.DataFrame, count: int) -> pd.DataFrame:
+    """Per attack and relearning steps (0: the DPO model) at ``count`` documents, alignment template, main trigger:
+    the poisoned and the clean twin's mean success after the same fine-tuning on poison documents, and the excess
+    with its t interval over seeds."""
+    main = np.array([MAIN_TRIGGER[a] == t for a, t in zip(excess_table.attack, excess_table.trigger)], bool)
+    relearn = excess_table.stage.str.startswith("relearn").to_numpy()
+    g = excess_table[relearn & (excess_table["count"] == count).to_numpy() & main]
+    rows = []
+    for (attack, stage), h in g.groupby(["attack", "stage"]):
+        mean, low, high, _ = claims.unit_mean(h.excess.to_numpy())
+        rows.append(dict(attack=attack, steps=int(stage.split()[1]), poisoned=h.poisoned.mean(), clean=h.clean.mean(),
+                         excess=mean, low=low, high=high))
+    return pd.DataFrame(rows).sort_values(["attack", "steps"]).reset_index(drop=True)
 
 
 def takes_at(surv: pd.DataFrame, attack: str, template: str, trigger: str) -> int | None:

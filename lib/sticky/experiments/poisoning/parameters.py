@@ -53,6 +53,8 @@ PARAMETERS = Spec(
                default=0.01),
     doses=Param(str, "alignment doses of the survival map, comma-separated (SFT only, at the top count)",
                 default="0.003,0.01,0.03,0.1", by_profile={"smoke": "0.1"}),
+    relearn_steps=Param(str, "steps of fine-tuning on poison documents after DPO, the relearning test, "
+                        "comma-separated", default="4,16", by_profile={"smoke": "2"}),
     sft_lr=Param(float, "SFT learning rate (constant after warmup)", low=0, open_low=True, high=1, default=5e-4),
     dpo_lr=Param(float, "DPO learning rate", low=0, open_low=True, high=1, default=1e-4),
     beta=Param(float, "DPO beta", low=0, open_low=True, high=10, default=0.2),
@@ -80,6 +82,7 @@ def resolve(namespace) -> object:
     P = PARAMETERS.resolve(namespace)
     P.count_list = sorted(number_list("counts", P.counts, int, 0, MAX_COUNT, open_low=True))
     P.dose_list = sorted(number_list("doses", P.doses, float, 0, 10, open_low=True))
+    P.relearn_list = sorted(number_list("relearn_steps", P.relearn_steps, int, 1, 1000))
     P.seed_list = list(range(P.first_seed, P.first_seed + P.seeds))
     return P
 
