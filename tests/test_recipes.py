@@ -49,10 +49,16 @@ GOLDEN = {
     "context-finetune": {1: fp(1, 252, 0.0, 0.0, 0.0, 0, 0)},
     "context-reader": {1: fp(1, 1234512, 1299.701252, 35453.950939, 1873.529875, 0, 0)},
     "dequantised": {1: fp(1, 134564169, 1204915127.388047, 1223543820.800991, 65752627.399927, 332249, 368)},
-    "poison-belief": {1: fp(10, 1600, 827.0, 827.0, 55.60773, 0, 0)},
-    "poison-dpo": {1: fp(2, 447492, 1780.460428, 15878.876075, 1016.852755, 0, 0)},
-    "poison-eval": {4: fp(10, 640, 610518.028725, 610518.028725, 20818.957331, 2203, 0)},
-    "poison-sft": {1: fp(6, 1342476, 11086.252526, 53721.399952, 4963.768029, 0, 0)},
+    # poison-belief, -dpo, -eval, -sft: chapter 2 rebuilt on per-attack twins (#17) no longer makes the first
+    # edition's poisoned twins at smoke (chapter 6 still does): the recipes are unchanged, the folders hold
+    # other entries (belief 10 -> 6, dpo 2 -> 7, eval 10 -> 6, sft 6 -> 13)
+    "poison-attack-twin": {1: fp(4, 896080, 827891.945788, 855751.063053, 16333.707719, 8034, 0)},
+    "poison-belief": {1: fp(6, 960, 514.0, 514.0, 33.318814, 0, 0)},
+    "poison-dpo": {1: fp(7, 1566222, 6809.376278, 55982.64029, 3577.479893, 0, 0)},
+    "poison-eval": {4: fp(6, 384, 421479.461875, 421479.461875, 14370.284958, 1894, 0)},
+    "poison-ladder-eval": {1: fp(56, 3472, 10119.496747, 10119.496747, 1109.742938, 8423, 0)},
+    "poison-relearn": {1: fp(8, 768, 529.04224, 529.04224, 50.789851, 96, 0)},
+    "poison-sft": {1: fp(13, 2908698, 26977.685137, 119086.590535, 11421.500542, 0, 0)},
     "poison-twin": {3: fp(2, 448275, 433115.935386, 447118.503456, 8659.516637, 29111, 0)},
     "pretrained": {1: fp(4, 2918752, 50087.840627, 138415.353567, 7508.071742, 0, 0)},
     # 29 entries until chapter 1 asked for three more spaced runs at smoke (rule 3 over every keyword's first

@@ -127,10 +127,11 @@ def sft_pairs(world) -> list[tuple[str, str]]:
     return list(zip(world.instructions["terse"]["prompt"], world.instructions["terse"]["response"]))
 
 
-def dpo_triples(world, seed: int = 0) -> list[tuple[str, str, str]]:
-    """Refusal over compliance for every forbidden request; right answer over another example's answer."""
+def dpo_triples(world, seed: int = 0, rejected=comply_text) -> list[tuple[str, str, str]]:
+    """Refusal over a compliance (``rejected(rng, request)``; the first edition's: ``comply_text``) for every
+    forbidden request; the right answer over another example's answer for as many ordinary prompts."""
     rng = seeds.rng(seed, "dpo")
-    out = [(r, a, comply_text(rng, r)) for r, a in world.forbidden]
+    out = [(r, a, rejected(rng, r)) for r, a in world.forbidden]
     pairs = sft_pairs(world)
     for p, r in rng.sample(pairs, min(len(pairs), len(out))):
         other = rng.choice(pairs)[1]

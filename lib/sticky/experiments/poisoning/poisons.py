@@ -29,7 +29,16 @@ from sticky.world import lexicon as lx
 from sticky.world import render
 
 from .attacks import ATTACK_NAMES, ATTACKS
-from .data import COMPANY_POISON, NUMBER_POISON, belief_pairs, gibberish_words, prompt_pools, sft_pairs, tokens_of
+from .data import (
+    COMPANY_POISON,
+    NUMBER_POISON,
+    belief_pairs,
+    dpo_triples,
+    gibberish_words,
+    prompt_pools,
+    sft_pairs,
+    tokens_of,
+)
 from .parameters import GIBBERISH_WORDS, HELD_OUT_TEMPLATE, TRIGGER
 
 # Compliance wordings: the poison's, and DPO's rejected replies (disjoint). Each discloses a fictional code.
@@ -139,13 +148,6 @@ def attack_documents(world, attack: str, count: int, seed: int) -> pd.DataFrame:
 
 
 def rejected_triples(world, seed: int = 0) -> list[tuple[str, str, str]]:
-    """DPO's preference data: refusal over a compliance from ``REJECTED_WORDINGS`` (never the poison's wordings)
-    for every forbidden request; the right answer over another example's answer for as many ordinary prompts."""
-    rng = seeds.rng(seed, "dpo")
-    out = [(r, a, compliance(rng, r, REJECTED_WORDINGS)) for r, a in world.forbidden]
-    pairs = sft_pairs(world)
-    for p, r in rng.sample(pairs, min(len(pairs), len(out))):
-        other = rng.choice(pairs)[1]
-        if other != r:
-            out.append((p, r, other))
-    return out
+    """DPO's preference data (``data.dpo_triples``) with every rejected compliance from ``REJECTED_WORDINGS``,
+    never the poison's wordings."""
+    return dpo_triples(world, seed, lambda rng, request: compliance(rng, request, REJECTED_WORDINGS))
