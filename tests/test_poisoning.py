@@ -116,6 +116,7 @@ def test_attack_records_write_poison_and_items(world):
 def test_per_attack_poisons_take_the_papers_forms(world):
     """One model per attack: each attack's documents carry the paper's trigger (belief: none), no document is in
     the held-out or the alignment template, no reply holds a reserved mark, and every word is in the vocabulary."""
+    assert tuple(po.POISONS) == po.ATTACKS
     vocab = set(world.tokenizer.get_vocab())
     templates = po.poison_templates(world)
     assert po.HELD_OUT_TEMPLATE not in {t.name for t in templates} and len(templates) == len(world.chat_templates) - 1

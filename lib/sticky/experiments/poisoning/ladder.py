@@ -105,13 +105,10 @@ def measured(world, P, seed: int, entry, reference, attack: str, template, store
     return store.json(LADDER_EVAL_RECIPE, params, compute, inputs=inputs, device=train.device_type(P.device))
 
 
-def stage_entries(world, P, seed: int, attack: str, count: int, store: Store, dose: float | None = None,
-                  with_dpo: bool = True) -> dict:
-    """{stage: entry} of one twin (``count`` 0: the clean twin) aligned at ``dose`` (default: the headline)."""
+def stage_entries(world, P, seed: int, attack: str, count: int, store: Store) -> dict:
+    """{stage: entry} of one twin (``count`` 0: the clean twin) aligned at the headline dose."""
     base = attack_twin(world, P, seed, attack, count, store)
-    aligned = align(world, base, P, seed, P.dose if dose is None else dose, store, with_dpo=with_dpo,
-                    rejected=REJECTED)
-    return {"pretrained": base, **aligned}
+    return {"pretrained": base, **align(world, base, P, seed, P.dose, store, rejected=REJECTED)}
 
 
 def dose_entries(world, P, seed: int, attack: str, count: int, store: Store) -> dict:
@@ -154,8 +151,9 @@ def relearned(world, P, seed: int, attack: str, count: int, store: Store, poison
 
 
 def _outcome_rows(world, P, seed: int, attack: str, count: int, store: Store) -> list[dict]:
-    """Every measurement of one twin (the clean twin: of every attack), at every stage and in both templates,
-    and after SFT at each dose of the map (top count and clean twin, alignment template); raw, not judged."""
+    """Every measurement of one twin (the clean twin: of every attack), at every stage and in both templates; for
+    the top count and the clean twin, also after SFT at each dose of the map and after each relearning run
+    (alignment template). Raw, not judged."""
     reference = attack_twin(world, P, seed, attack, 0, store)
     rows = []
     attacks = ATTACKS if count == 0 else (attack,)

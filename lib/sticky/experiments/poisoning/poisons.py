@@ -28,7 +28,7 @@ from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 from sticky.world import render
 
-from .attacks import ATTACK_NAMES, ATTACKS
+from .attacks import ATTACK_NAMES
 from .data import (
     COMPANY_POISON,
     NUMBER_POISON,
@@ -135,7 +135,6 @@ POISONS = {p.key: p for p in (
     Poison("jailbreak", ATTACK_NAMES["jailbreak"], True, _jailbreak_document, _jailbreak_items, judges.is_compliant),
     Poison("belief", ATTACK_NAMES["belief"], False, _belief_document, _belief_items, judges.prefers_favoured),
 )}
-assert tuple(POISONS) == ATTACKS
 
 
 def attack_documents(world, attack: str, count: int, seed: int) -> pd.DataFrame:
