@@ -61,7 +61,7 @@ def dose_chart(table: pd.DataFrame):
         "Survival after SFT across alignment doses",
         subtitle="colour: poisoned minus clean twin; label: poisoned (clean)")
     ).mark_rect().encode(
-        x=alt.X("dose:O", title="alignment dose (SFT tokens / pre-training tokens)"),
+        x=alt.X("dose:O", title="alignment dose (SFT tokens / pre-training tokens)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("attack_name:N", title=None),
         color=alt.Color("excess:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True),
                         title="excess success"),
