@@ -406,3 +406,8 @@ def test_belief_is_tested_over_pairs():
     # two pairs of four questions: poisoned units [1, 0.75], clean units [0, 0.5]
     assert t.poisoned.iloc[0] == pytest.approx(7 / 8) and t.n.iloc[0] == 8
     assert t.p.iloc[0] == pytest.approx(stats.permutation_greater([1, 0.75], [0, 0.5]))
+
+
+def test_align_refuses_unknown_rejected_data_before_any_work():
+    with pytest.raises(ValueError, match=r"rejected='poison'; allowed: one of first edition, disjoint"):
+        po.align(None, None, None, 0, 0.01, None, rejected="poison")

@@ -73,7 +73,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "lowest_count_claim", "scorecard", "seed_excess", "survival_claim", "survival_row", "survival_status",
     ),
     "training": (
-        "ATTACK_TWIN_RECIPE", "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "align", "attack_twin", "build_attack_twin",
+        "ATTACK_TWIN_RECIPE", "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "REJECTED_DATA", "align", "attack_twin",
         "continue_pretraining", "pack_rows", "poison_schedule", "poisoned_pretrain", "pretrain_recipe",
         "sft_steps_for", "twin", "twin_info",
     ),

@@ -15,8 +15,7 @@ from sticky import models, probe, seeds, train
 from sticky.store import Recipe, Store
 
 from .attacks import ATTACKS, poison_documents
-from .data import alignment_render, dpo_triples, sft_pairs, world_for
-from .parameters import resolve
+from .data import alignment_render, dpo_triples, sft_pairs
 from .poisons import attack_documents, rejected_triples
 
 # Versions continue the old POISON_VERSION (v3).
@@ -24,6 +23,7 @@ TWIN_RECIPE = Recipe("poison-twin", 3)
 ATTACK_TWIN_RECIPE = Recipe("poison-attack-twin", 1)
 SFT_RECIPE = Recipe("poison-sft", 1)
 DPO_RECIPE = Recipe("poison-dpo", 1)
+REJECTED_DATA = ("first edition", "disjoint")  # DPO's rejected compliances (``align``)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -160,14 +160,6 @@ def attack_twin(world, P, seed: int, attack: str, count: int, store: Store) -> P
                         build, inputs=[world.folder.name], device=train.device_type(P.device))
 
 
-def build_attack_twin(root: str, params: dict, seed: int, attack: str, count: int) -> str:
-    """``attack_twin`` in a fresh process (``sticky.parallel.pinned_map``): ``params`` are chapter 2's parameter
-    values, ``root`` the store's folder."""
-    P = resolve(params)
-    store = Store(root)
-    return attack_twin(world_for(P, store), P, seed, attack, count, store).name
-
-
 def twin_info(entry: Path) -> dict:
     import json
 
@@ -196,6 +188,8 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
     jailbreak poison's) or 'disjoint' (``poisons.REJECTED_WORDINGS``, never a poison's wording).
 
     Introduced in chapter 2 (poisoning); used by chapter 6."""
+    if rejected not in REJECTED_DATA:
+        raise ValueError(f"rejected={rejected!r}; allowed: one of {', '.join(REJECTED_DATA)}")
     info = twin_info(base)
     pairs = sft_pairs(world) + list(extra_pairs)
     per_row = _mean_tokens(world, sft_pairs(world)[:200])
