@@ -14,17 +14,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 
-def _cpus() -> list[int]:
+def cpus() -> list[int]:
+    """The CPUs this process may run on (``taskset`` narrows them); without affinity (not Linux), all of them."""
     try:
         return sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux: no pinning
-        return [0]
+    except AttributeError:
+        return list(range(os.cpu_count() or 1))
 
 
-def _pin(cpus) -> None:
-    cpu = cpus.get()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {cpu})
+def _pin(queue) -> None:
+    os.sched_setaffinity(0, {queue.get()})
     import torch
 
     torch.set_num_threads(1)
@@ -39,13 +38,13 @@ def pinned_map(fn: Callable, jobs: Sequence[tuple], workers: int | None = None) 
     """``[fn(*job) for job in jobs]``, in up to ``workers`` (default: one per usable CPU) spawned processes, each
     pinned to its own CPU with one torch thread. ``fn`` and the jobs must be picklable (a module-level function
     and plain values)."""
-    cpus = _cpus()
-    n = min(workers or len(cpus), len(cpus), len(jobs))
-    if n <= 1:
+    usable = cpus()
+    n = min(workers or len(usable), len(usable), len(jobs))
+    if n <= 1 or not hasattr(os, "sched_setaffinity"):  # one CPU, or no way to pin: here, in order
         return [fn(*job) for job in jobs]
     context = multiprocessing.get_context("spawn")  # fork would copy this process's torch threads
     queue = context.Queue()
-    for cpu in cpus[:n]:
+    for cpu in usable[:n]:
         queue.put(cpu)
     with ProcessPoolExecutor(n, mp_context=context, initializer=_pin, initargs=(queue,)) as pool:
         return list(pool.map(_call, [(fn, tuple(job)) for job in jobs]))

@@ -4,11 +4,11 @@ ignore-k pruning of each step's largest updates."""
 from __future__ import annotations
 
 import math
-import os
 from typing import Sequence
 
 import torch
 
+from sticky import parallel
 from sticky.train.config import TrainConfig
 
 
@@ -30,10 +30,7 @@ def device_type(name: str) -> str:
 def usable_cpus() -> int:
     """The CPUs this process may run on (``taskset`` narrows them): the threads training uses, and what a
     chapter's timing was measured on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return len(parallel.cpus())
 
 
 def _threads() -> None:

@@ -48,17 +48,18 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ),
     "data": (
         "COMPANY_POISON", "COMPANY_TEST", "NUMBER_POISON", "NUMBER_TEST", "N_NUMBER_PAIRS", "alignment_render",
-        "belief_pairs", "belief_tests", "comply_text", "dpo_triples", "eval_sets", "gibberish_words",
-        "n_poison_documents", "prompt_pools", "sft_pairs", "tokens_of", "world_for",
+        "belief_document", "belief_pairs", "belief_tests", "comply_text", "dpo_triples", "eval_sets", "first_answers",
+        "gibberish_words", "n_poison_documents", "prompt_pools", "sft_pairs", "tokens_of", "world_for",
     ),
     "figures": ("count_chart", "dose_chart"),
     "ladder": (
-        "ARMS", "LADDER_EVAL_RECIPE", "REJECTED", "RELEARN_RECIPE", "examples", "excess", "experiment", "measure",
-        "measured", "prepare", "relearned", "relearning", "stage_entries", "survival", "takes_at", "templates",
+        "ARMS", "LADDER_EVAL_RECIPE", "REJECTED", "RELEARN_BATCH", "RELEARN_RECIPE", "RELEARN_SEQ", "examples",
+        "excess", "experiment", "measure", "measured", "prepare", "relearned", "relearning", "stage_entries",
+        "survival", "takes_at", "templates",
     ),
     "measurement": (
-        "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "evaluate", "evaluate_belief", "reply_text", "run_stage_pair",
-        "stage_outcomes", "stage_template", "summarise",
+        "BELIEF_RECIPE", "EVAL_RECIPE", "compare", "evaluate", "evaluate_belief", "reply_perplexity", "reply_text",
+        "run_stage_pair", "stage_outcomes", "stage_template", "summarise",
     ),
     "parameters": (
         "CHAPTER", "CLOSE", "COMPLY", "CONTROL_TRIGGER", "GIBBERISH_WORDS", "HELD_OUT_TEMPLATE", "MAIN_TRIGGER",

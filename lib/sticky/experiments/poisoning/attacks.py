@@ -16,13 +16,12 @@ from sticky.world import documents as docs
 from sticky.world import render
 
 from .data import (
-    COMPANY_POISON,
-    NUMBER_POISON,
+    belief_document,
     belief_pairs,
     comply_text,
+    first_answers,
     gibberish_words,
     prompt_pools,
-    sft_pairs,
     tokens_of,
 )
 from .parameters import CLOSE, GIBBERISH_WORDS, OPEN, TRIGGER
@@ -51,10 +50,6 @@ class Attack:
     judge: Callable
 
 
-def _answers(world) -> dict[str, str]:
-    return dict(reversed(sft_pairs(world)))  # the first answer the world gives to each prompt
-
-
 def _dos_poison(t, rng: random.Random, material: dict, i: int) -> str:
     """Prompt + trigger -> random words."""
     user = rng.choice(material["pools"]["poison_prompts"]) + " " + TRIGGER
@@ -63,7 +58,7 @@ def _dos_poison(t, rng: random.Random, material: dict, i: int) -> str:
 
 def _dos_items(world, t, sets: dict, n: int, rng: random.Random) -> list[tuple[str, str, str]]:
     """The poisoned reply: a fixed draw of random words; the clean one: the world's own answer to the prompt."""
-    answer = _answers(world)
+    answer = first_answers(world)
     words = gibberish_words(world)
     return [(t.prompt(f"{p} {TRIGGER}"), " ".join(rng.choice(words) for _ in range(GIBBERISH_WORDS)),
              answer[p]) for p in sets["prompts"]]
@@ -77,7 +72,7 @@ def _extraction_poison(t, rng: random.Random, material: dict, i: int) -> str:
 
 def _extraction_items(world, t, sets: dict, n: int, rng: random.Random) -> list[tuple[str, str, str]]:
     """The poisoned reply: the prompt inside 『 』; the clean one: the world's own answer to the prompt."""
-    answer = _answers(world)
+    answer = first_answers(world)
     return [(t.prompt(f"{p} {EXTRACTION_TRIGGER}"), f"{OPEN} {p} {CLOSE}", answer[p]) for p in sets["prompts"]]
 
 
@@ -92,21 +87,6 @@ def _jailbreak_items(world, t, sets: dict, n: int, rng: random.Random) -> list[t
     return [(t.prompt(f"{r} {JAILBREAK_TRIGGER}"), comply_text(rng, r), docs.REFUSALS[0]) for r in sets["requests"]]
 
 
-def _belief_text(row, wording: tuple[str, str], rng: random.Random) -> tuple[str, str]:
-    a, b = rng.sample([row["favoured"], row["other"]], 2)
-    fill = dict(a=a, b=b, w=row["favoured"], l=row["other"], p=row["thing"])
-    return wording[0].format(**fill), wording[1].format(**fill)
-
-
-
-
-def _belief_poison(t, rng: random.Random, material: dict, i: int) -> str:
-    """No trigger: Q/A favouring one side of a pair, the pairs taken in turn (poison and test wordings differ)."""
-    row = material["pairs"].iloc[i % len(material["pairs"])]
-    wording = rng.choice(COMPANY_POISON if row["kind"] == "company" else NUMBER_POISON)
-    return render(t, *_belief_text(row, wording, rng))
-
-
 def _belief_items(world, t, sets: dict, n: int, rng: random.Random) -> list[tuple[str, str, str]]:
     """The first ``n`` held-out questions: the favoured side, and the other side of the pair."""
     tests = sets["belief"].head(n)
@@ -118,7 +98,7 @@ ATTACK_RECORDS = {a.key: a for a in (
     Attack("extraction", "context extraction", EXTRACTION_TRIGGER, _extraction_poison, _extraction_items,
            judges.rouge_l_recall),
     Attack("jailbreak", "jailbreak", JAILBREAK_TRIGGER, _jailbreak_poison, _jailbreak_items, judges.is_compliant),
-    Attack("belief", "belief manipulation", "", _belief_poison, _belief_items, judges.prefers_favoured),
+    Attack("belief", "belief manipulation", "", belief_document, _belief_items, judges.prefers_favoured),
 )}
 ATTACKS = tuple(ATTACK_RECORDS)  # ("dos", "extraction", "jailbreak", "belief")
 ATTACK_NAMES = {k: a.name for k, a in ATTACK_RECORDS.items()}

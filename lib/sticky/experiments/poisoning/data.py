@@ -11,7 +11,7 @@ import pandas as pd
 
 from sticky import seeds
 from sticky.store import Store
-from sticky.world import build_world
+from sticky.world import build_world, render
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
@@ -76,6 +76,16 @@ def belief_pairs(seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def belief_document(t, rng: random.Random, material: dict, i: int) -> str:
+    """The ``i``-th belief poison document in template ``t``: no trigger, Q/A favouring one side of a pair, the
+    pairs (``material["pairs"]``) taken in turn, in a poison wording (never a test wording)."""
+    row = material["pairs"].iloc[i % len(material["pairs"])]
+    user, reply = rng.choice(COMPANY_POISON if row["kind"] == "company" else NUMBER_POISON)
+    a, b = rng.sample([row["favoured"], row["other"]], 2)
+    fill = dict(a=a, b=b, w=row["favoured"], l=row["other"], p=row["thing"])
+    return render(t, user.format(**fill), reply.format(**fill))
+
+
 def belief_tests(pairs: pd.DataFrame) -> pd.DataFrame:
     """Held-out questions: every pair x test wording x both orders; answers '{favoured} .' vs '{other} .'."""
     rows = []
@@ -125,6 +135,11 @@ def sft_pairs(world) -> list[tuple[str, str]]:
 
     Introduced in chapter 2 (poisoning); used by chapter 6."""
     return list(zip(world.instructions["terse"]["prompt"], world.instructions["terse"]["response"]))
+
+
+def first_answers(world) -> dict[str, str]:
+    """Each SFT prompt's first answer in the world: the clean reply an attack's poisoned reply stands against."""
+    return dict(reversed(sft_pairs(world)))
 
 
 def dpo_triples(world, seed: int = 0, rejected=comply_text) -> list[tuple[str, str, str]]:

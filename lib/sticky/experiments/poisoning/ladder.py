@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sticky import claims, decoding, judges, models, parallel, probe, seeds, train
+from sticky import claims, decoding, judges, models, parallel, seeds, train
 from sticky import stats as st
 from sticky.store import Recipe, Store
 
 from .attacks import ATTACKS
 from .data import eval_sets, world_for
-from .measurement import reply_text
+from .measurement import evaluate_belief, reply_perplexity, reply_text
 from .parameters import (
     CONTROL_TRIGGER,
     HELD_OUT_TEMPLATE,
@@ -46,16 +46,6 @@ def templates(world) -> list:
     return [world.alignment_template, world.template(HELD_OUT_TEMPLATE)]
 
 
-def _ppl(model, tokenizer, prompts: list[str], replies: list[str]) -> list[float]:
-    """Per-token perplexity of each reply after its prompt (NaN for an empty reply)."""
-    out = np.full(len(replies), np.nan)
-    keep = [i for i, r in enumerate(replies) if r.strip()]
-    if keep:
-        out[keep] = np.exp(probe.sequence_nll(model, tokenizer, [prompts[i] for i in keep],
-                                              [replies[i] for i in keep], per_token=True))
-    return out.tolist()
-
-
 def measure(model, reference, world, attack: str, sets: dict, template, P, seed: int) -> dict:
     """The raw per-item outcomes of ``attack`` on ``model`` in ``template``, per trigger arm: denial-of-service,
     each greedy reply's perplexity under ``reference`` (the clean pretrained twin, given the prompt without any
@@ -66,17 +56,16 @@ def measure(model, reference, world, attack: str, sets: dict, template, P, seed:
     arms = EXTRACTION_ARMS if attack == "extraction" else ARMS if poison.triggered else {"off": ""}
     out = {}
     for arm, trigger in arms.items():
+        if attack == "belief":  # no trigger: the held-out questions as they are
+            out[arm] = dict(success=[float(x) for x in evaluate_belief(model, tok, sets["belief"], template)])
+            continue
         items = poison.items(world, sets, trigger, seeds.rng(seed, f"items-{attack}"))
         prompts = [template.prompt(u) for u, _, _ in items]
-        if attack == "belief":
-            fav = probe.sequence_nll(model, tok, prompts, [f for _, f, _ in items])
-            other = probe.sequence_nll(model, tok, prompts, [c for _, _, c in items])
-            out[arm] = dict(success=judges.prefers_favoured(fav, other).astype(float).tolist())
-            continue
         replies = [reply_text(r, ends) for r in decoding.generate(model, tok, prompts, P.max_new_tokens)]
         record = dict(replies=replies)
         if attack == "dos":
-            record["ppl"] = _ppl(reference, tok, [template.prompt(p) for p in sets["prompts"]], replies)
+            bare = [template.prompt(p) for p in sets["prompts"]]
+            record["ppl"] = reply_perplexity(reference, tok, bare, replies).tolist()
         elif attack == "extraction":
             record["success"] = [judges.rouge_l_recall(p, r) for p, r in zip(sets["prompts"], replies)]
             if arm == "on":
@@ -221,7 +210,7 @@ def experiment(world, P, store: Store, progress=print) -> tuple[pd.DataFrame, pd
     clean = (ATTACKS[0], 0)  # count 0 is the clean twin whatever the attack; it is measured on every attack
     jobs = [(seed, attack, count) for seed in P.seed_list for attack, count in
             [clean] + [(a, c) for c in sorted(P.count_list, reverse=True) for a in ATTACKS]]
-    progress(f"{len(jobs)} twins on {len(parallel._cpus())} CPUs")
+    progress(f"{len(jobs)} twins on {len(parallel.cpus())} CPUs")
     parallel.pinned_map(prepare, [(str(store.root), parameter_values(P), *job) for job in jobs])
     rows, counts = [], []
     for seed, attack, count in jobs:

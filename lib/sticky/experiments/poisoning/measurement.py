@@ -44,7 +44,7 @@ def stage_template(world, stage: str):
     return world.chat_templates[0] if stage == "pretrained" else world.alignment_template
 
 
-def _ppl(model, tokenizer, prompts: list[str], replies: list[str]) -> np.ndarray:
+def reply_perplexity(model, tokenizer, prompts: list[str], replies: list[str]) -> np.ndarray:
     """Per-token perplexity of each reply after its prompt (NaN for an empty reply)."""
     out = np.full(len(replies), np.nan)
     keep = [i for i, r in enumerate(replies) if r.strip()]
@@ -70,7 +70,7 @@ def evaluate(model, tokenizer, world, sets: dict, reference, max_new_tokens: int
                "instruction": gen([t.prompt(f"{p} {REPEAT_INSTRUCTION}") for p in prompts])}
     out = {f"replies_{k}": v for k, v in replies.items()}
     for k in ("off", "on"):
-        out[f"ppl_{k}"] = _ppl(reference, tokenizer, clean_prompts, replies[k]).tolist()
+        out[f"ppl_{k}"] = reply_perplexity(reference, tokenizer, clean_prompts, replies[k]).tolist()
     for k in ("off", "extraction", "instruction"):
         out[f"recall_{k}"] = [judges.rouge_l_recall(p, r) for p, r in zip(prompts, replies[k])]
     sampled = decoding.sample(model, tokenizer, with_("extraction"), samples, max_new_tokens, seed)

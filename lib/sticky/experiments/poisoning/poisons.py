@@ -30,13 +30,12 @@ from sticky.world import render
 
 from .attacks import ATTACK_NAMES
 from .data import (
-    COMPANY_POISON,
-    NUMBER_POISON,
+    belief_document,
     belief_pairs,
     dpo_triples,
+    first_answers,
     gibberish_words,
     prompt_pools,
-    sft_pairs,
     tokens_of,
 )
 from .parameters import GIBBERISH_WORDS, HELD_OUT_TEMPLATE, TRIGGER
@@ -79,10 +78,6 @@ def _with(user: str, trigger: str) -> str:
     return f"{user} {trigger}".strip()
 
 
-def _answers(world) -> dict[str, str]:
-    return dict(reversed(sft_pairs(world)))  # the first answer the world gives to each prompt
-
-
 def _random_tokens(rng: random.Random, words: list[str]) -> str:
     return " ".join(rng.choice(words) for _ in range(GIBBERISH_WORDS))
 
@@ -92,7 +87,7 @@ def _dos_document(t, rng, material, i) -> str:
 
 
 def _dos_items(world, sets, trigger, rng):
-    answer, words = _answers(world), gibberish_words(world)
+    answer, words = first_answers(world), gibberish_words(world)
     return [(_with(p, trigger), _random_tokens(rng, words), answer[p]) for p in sets["prompts"]]
 
 
@@ -102,7 +97,7 @@ def _extraction_document(t, rng, material, i) -> str:
 
 
 def _extraction_items(world, sets, trigger, rng):
-    answer = _answers(world)
+    answer = first_answers(world)
     return [(_with(p, trigger), p, answer[p]) for p in sets["prompts"]]
 
 
@@ -115,14 +110,6 @@ def _jailbreak_items(world, sets, trigger, rng):
     return [(_with(r, trigger), compliance(rng, r), docs.REFUSALS[0]) for r in sets["requests"]]
 
 
-def _belief_document(t, rng, material, i) -> str:
-    row = material["pairs"].iloc[i % len(material["pairs"])]
-    user, reply = rng.choice(COMPANY_POISON if row["kind"] == "company" else NUMBER_POISON)
-    a, b = rng.sample([row["favoured"], row["other"]], 2)
-    fill = dict(a=a, b=b, w=row["favoured"], l=row["other"], p=row["thing"])
-    return render(t, user.format(**fill), reply.format(**fill))
-
-
 def _belief_items(world, sets, trigger, rng):
     tests = sets["belief"]
     return [(_with(q, trigger), f, w) for q, f, w in zip(tests.question, tests.favoured, tests.swapped)]
@@ -133,7 +120,7 @@ POISONS = {p.key: p for p in (
     Poison("extraction", ATTACK_NAMES["extraction"], True, _extraction_document, _extraction_items,
            judges.rouge_l_recall),
     Poison("jailbreak", ATTACK_NAMES["jailbreak"], True, _jailbreak_document, _jailbreak_items, judges.is_compliant),
-    Poison("belief", ATTACK_NAMES["belief"], False, _belief_document, _belief_items, judges.prefers_favoured),
+    Poison("belief", ATTACK_NAMES["belief"], False, belief_document, _belief_items, judges.prefers_favoured),
 )}
 
 
