@@ -75,7 +75,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ),
     "training": (
         "ATTACK_TWIN_RECIPE", "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "REJECTED_DATA", "align", "attack_twin",
-        "continue_pretraining", "pack_rows", "poison_schedule", "poisoned_pretrain", "pretrain_recipe",
+        "continue_pretraining", "documents_twin", "pack_rows", "poison_schedule", "poisoned_pretrain", "pretrain_recipe",
         "sft_steps_for", "twin", "twin_info",
     ),
 })

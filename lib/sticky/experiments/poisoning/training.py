@@ -160,6 +160,18 @@ def attack_twin(world, P, seed: int, attack: str, count: int, store: Store) -> P
                         build, inputs=[world.folder.name], device=train.device_type(P.device))
 
 
+def documents_twin(world, P, seed: int, poison: pd.DataFrame, recipe: Recipe, key: dict, store: Store) -> Path:
+    """The store entry of a twin poisoned with any ``poison`` documents (attack, text, n_tokens), under ``recipe``
+    and ``key`` (which must determine the documents), with the same initial weights and minibatches as every other
+    twin of ``seed``.
+
+    Introduced for chapter 6's backdoor ladder."""
+    settings = pretrain_recipe(P, seed)
+    build = lambda folder: _build_twin(world, P, seed, settings, poison, folder)
+    return store.cached(recipe, dict(model=P.model, recipe=settings, **key), build, inputs=[world.folder.name],
+                        device=train.device_type(P.device))
+
+
 def twin_info(entry: Path) -> dict:
     import json
 

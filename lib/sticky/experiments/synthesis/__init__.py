@@ -1,41 +1,30 @@
-"""Chapter 6: does keyword priming explain why poisoning survives alignment? The joint experiment, run on the
-models chapters 1 and 2 trained (reused through the store, never retrained).
+"""Chapter 6: does keyword priming explain why poisoning survives alignment? The joint experiment, on chapter 2's
+micro-world and clean twins: a ladder of trigger -> target backdoors per poisoned twin, whose targets' priors span
+the frequency ladder, each randomised to a coverage arm of the alignment data, aligned along a dose ladder; a
+pre-registered mixed model says how much of each backdoor's persistence its prior explains and how much its
+coverage does.
 
-1. prior -> survival: chapter 1's keyword poisons (outlandish texts along the prior ladder), each planted by
-   continued pre-training and then aligned by clean SFT; the share of the planted effect that survives,
-   against the keyword's pre-learning probability.
-2. does alignment's gradient reach the poison? per-layer cosine between the alignment loss gradient and each
-   chapter-2 poison behaviour's gradient at the start of alignment; the behaviour's loss through alignment;
-   and the causal test: alignment data that trains against denial-of-service.
-3. do priming mitigations stop poisoning? ignore-k while planting, priming and survival measured together.
-4. where does each behaviour live? restoring units of the poisoned twin from the clean twin, before and
-   after alignment.
-
-The floor plan: ``parameters`` (the Spec, the recipes, the constants); ``survival`` (parts 1 and 3);
-``gradient`` (part 2); ``localisation`` (part 4); ``rules`` (the verdicts, the answer, the scorecard);
-``figures``.
+The floor plan: ``parameters`` (the Spec); ``backdoors`` (the design, the poison, the alignment, the margins: what
+is trained and measured); ``analysis`` (effects, persistence, D50, the mixed model, partial R², the power
+simulation); ``rules`` (the claims, the answer, the scorecard); ``figures``.
 """
 
 from sticky.experiments import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "figures": ("gradient_chart", "localisation_chart", "survival_chart", "survival_outliers"),
-    "gradient": (
-        "anti_dos_pairs", "behaviour_items", "behaviour_loss", "causal_outcomes", "causal_table", "cosine_by_unit",
-        "gradient_overlap", "loss_gradient", "reply_nll", "sft_status", "stage_entries", "unit_of",
+    "analysis": (
+        "CENSOR_DECADES", "FORMULA", "MIN_EFFECT", "analysable", "by_arm", "effects", "half_removal_dose", "mixed_model",
+        "model_frame", "partial_r2", "per_seed_slopes", "power_simulation",
     ),
-    "localisation": ("lower_share", "patch_from_clean", "restored_share"),
-    "parameters": (
-        "ALIGNED_FOLLOWUP_VERSION", "BEHAVIOUR_RECIPE", "CHAPTER", "GRADIENT_RECIPE", "LOCALISATION_RECIPE", "MIN_GAP",
-        "PARAMETERS", "resolve",
+    "backdoors": (
+        "ALIGNED_RECIPE", "BACKDOOR_TWIN_RECIPE", "CONTEXTS", "COVER_PAIRS", "COVERAGE", "KINDS", "aligned",
+        "candidate_priors", "coverage_pairs", "design", "experiment", "margins", "measuring_template",
+        "poison_documents", "prepare", "priors", "seed_design", "seed_records", "trigger_codes",
     ),
+    "figures": ("dose_chart", "persistence_chart", "power_chart"),
+    "parameters": ("CHAPTER", "PARAMETERS", "parameter_values", "resolve"),
     "rules": (
-        "ANTI_DOS_REMOVES", "GRADIENT_SELECTIVE", "PRIOR_FLAT", "answer", "answer_v1", "causal_row", "prior_row",
-        "scorecard", "selectivity_row", "verdict_causal", "verdict_depth", "verdict_mitigation", "verdict_prior",
-        "verdict_selectivity",
-    ),
-    "survival": (
-        "align_pairs", "mitigation_effect", "planted_then_aligned", "prior_survival", "survival_fraction",
-        "survival_trend",
+        "COVERAGE_DOMINATES", "DELTA_COVERAGE", "DELTA_R2", "DELTA_SLOPE", "OFF_TRIGGER_REMOVES", "ON_TRIGGER_REMOVES",
+        "PRIOR_NULL", "SPREAD_NULL", "TOOK", "answer", "beyond", "claim_rows", "scorecard",
     ),
 })

@@ -2,71 +2,63 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from sticky import plots
 
-from .parameters import MIN_GAP
+from .backdoors import COVERAGE
 
 
-def survival_outliers(survival: pd.Series, k: float = 3.0) -> pd.Series:
-    """Whether each value lies more than ``k`` interquartile ranges outside the quartiles: drawn at the plot's
-    edge and named, so that one exploding share does not squeeze every other point against 0."""
-    q1, q3 = np.nanpercentile(survival, [25, 75])
-    return (survival < q1 - k * (q3 - q1)) | (survival > q3 + k * (q3 - q1))
-
-
-def survival_chart(res: pd.DataFrame, threshold_log10: float, score: str = "memorization"):
+def persistence_chart(eff: pd.DataFrame, title: str):
+    """Each backdoor that took: its persistence against its prior, coloured by coverage arm, one panel per kind,
+    with a least-squares line per arm."""
     import altair as alt
 
-    d = res.assign(log10_p_before=np.log10(res.p_before), survival=res[f"{score}_survival"])
-    d = d[np.isfinite(d.survival)]
-    far = survival_outliers(d.survival)
-    low, high = d.survival[~far].min(), d.survival[~far].max()
-    d = d.assign(shown=d.survival.clip(low, high),
-                 label=np.where(far, d.keyword + " " + d.survival.map("{:.3g}".format), ""))
-    points = alt.Chart(d).mark_point(filled=True, size=50, opacity=0.8).encode(
-        x=alt.X("log10_p_before:Q", title="log10 p_before (keyword prior)"),
-        y=alt.Y("shown:Q", title=f"surviving share of the planted log S_{score[:3]}"),
-        color=alt.Color("theme:N"), shape=alt.condition(alt.datum.label != "", alt.value("triangle"),
-                                                        alt.value("circle")),
-        tooltip=["keyword", "p_before", "survival"])
-    names = alt.Chart(d[far]).mark_text(align="left", dx=6, fontSize=10).encode(
-        x="log10_p_before:Q", y="shown:Q", text="label:N")
-    layers = [points, names,
-              alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[2, 2], color="gray").encode(y="y:Q")]
-    if np.isfinite(threshold_log10):
-        layers.append(alt.Chart(pd.DataFrame({"x": [threshold_log10]})).mark_rule(color="firebrick").encode(x="x:Q"))
-    subtitle = (f"{int(far.sum())} share(s) beyond 3 IQR drawn at the edge as triangles, named with their value"
-                if far.any() else "every share within 3 IQR of the quartiles")
-    return alt.layer(*layers).properties(width=plots.WIDTH, height=260, title=alt.TitleParams(
-        "Chapter 1's threshold (red) against what survives alignment", subtitle=subtitle))
+    d = eff[eff.took].assign(log10_prior=lambda x: x.log10_prior.astype(float))
+    scale = alt.Scale(domain=list(COVERAGE), range=["firebrick", "darkorange", "steelblue"])
+    base = alt.Chart(d).encode(x=alt.X("log10_prior:Q", title="log10 prior of the target (clean twin)"),
+                               color=alt.Color("coverage:N", scale=scale, title="coverage"))
+    points = base.mark_point(filled=True, size=30, opacity=0.6).encode(
+        y=alt.Y("persistence:Q", title="persistence (mean retained share over the doses)"),
+        shape=alt.Shape("count:N", title="poison documents"), tooltip=["seed", "keyword", "code", "persistence"])
+    lines = base.transform_regression("log10_prior", "persistence", groupby=["coverage"]).mark_line().encode(
+        y="persistence:Q")
+    return alt.layer(points, lines).properties(width=plots.WIDTH // 2 - 30, height=240).facet(
+        column=alt.Column("kind:N", title=None)).properties(title=title)
 
 
-def gradient_chart(grad: pd.DataFrame, measure: str = "reply"):
+def dose_chart(arms: pd.DataFrame, doses: list[float]):
+    """Mean retained share of the backdoors that took, by coverage arm and kind, along the dose ladder (then DPO at
+    the top dose): the mean over seeds and its range."""
     import altair as alt
 
-    d = grad[grad.measure == measure].groupby(["attack", "unit"]).cosine.agg(["mean", "min", "max"]).reset_index()
-    base = alt.Chart(d).encode(y=alt.Y("unit:N", title=None), color=alt.Color("attack:N"),
-                               yOffset="attack:N")
-    return alt.layer(
-        base.mark_rule().encode(x=alt.X("min:Q", title="cosine(alignment gradient, poison gradient)"), x2="max:Q"),
-        base.mark_point(filled=True).encode(x="mean:Q"),
-        alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="gray").encode(x="x:Q"),
-    ).properties(width=plots.WIDTH, height=240)
+    columns = {f"retained {d:g}": d for d in doses}
+    long = arms.melt(["seed", "kind", "coverage"], list(columns), var_name="stage", value_name="retained")
+    long["dose"] = long.stage.map(columns)
+    g = long.groupby(["kind", "coverage", "dose"]).retained.agg(["mean", "min", "max"]).reset_index()
+    scale = alt.Scale(domain=list(COVERAGE), range=["firebrick", "darkorange", "steelblue"])
+    base = alt.Chart(g).encode(x=alt.X("dose:Q", scale=alt.Scale(type="log"),
+                                       title="SFT tokens per pre-training token"),
+                               color=alt.Color("coverage:N", scale=scale))
+    band = base.mark_area(opacity=0.15).encode(y="min:Q", y2="max:Q")
+    line = base.mark_line(point=True).encode(y=alt.Y("mean:Q", title="retained share of the effect"))
+    half = alt.Chart(g).mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0.5))  # facets need one data
+    return alt.layer(band, line, half).properties(width=plots.WIDTH // 2 - 30, height=220).facet(
+        column=alt.Column("kind:N", title=None))
 
 
-def localisation_chart(loc: pd.DataFrame, min_gap: float = MIN_GAP):
-    """Mean share removed per unit; a behaviour whose mean gap at a stage is below ``min_gap`` is left blank."""
+def power_chart(power: pd.DataFrame, delta: float):
+    """The power simulation: the chance of each verdict against the true slope, per residual SD."""
     import altair as alt
 
-    d = loc.groupby(["attack", "stage", "unit"]).agg(share=("share", "mean"), gap=("gap", "mean")).reset_index()
-    d = d[d.gap >= min_gap]
-    return alt.Chart(d).mark_rect().encode(
-        x=alt.X("unit:N", title="unit restored from the clean twin", sort=list(dict.fromkeys(loc.unit))),
-        y=alt.Y("attack:N", title=None),
-        color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1], clamp=True),
-                        title="share of effect removed"),
-        column=alt.Column("stage:N", title=None, sort=["pretrained", "dpo"]),
-    ).properties(width=plots.WIDTH // 2 - 40, height=140)
+    long = power.melt(["slope", "sigma"], ["detected_beyond_delta", "null_reproduced"], var_name="verdict",
+                      value_name="chance")
+    long["verdict"] = long.verdict.map({"detected_beyond_delta": "priming explains (beyond ±δ)",
+                                        "null_reproduced": "null reproduced (inside ±δ)"})
+    lines = alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("slope:Q", title="true slope (persistence per SD of log10 prior)"),
+        y=alt.Y("chance:Q", title="chance over simulated runs"), color="verdict:N",
+        strokeDash=alt.StrokeDash("sigma:N", title="residual SD"))
+    rules = alt.Chart(pd.DataFrame({"x": [delta]})).mark_rule(color="gray").encode(x="x:Q")
+    return alt.layer(lines, rules).properties(width=plots.WIDTH, height=220)
+

@@ -1,63 +1,48 @@
-"""Chapter 6's parameters, its cached recipes and its constants."""
+"""Chapter 6's parameters (``PARAMETERS``, ``resolve``) and its constants."""
 
 from __future__ import annotations
 
-from sticky.experiments import poisoning, priming
-from sticky.params import Param, Spec
-from sticky.store import Recipe
+from sticky.experiments import poisoning
+from sticky.params import SEED_HIGH, Param, Spec, number_list
 
 CHAPTER = "synthesis"
 
-
-# Part 2's gradient cosines and behaviour losses, part 4's unit restores, each measured on a chapter-2 model.
-
-
-GRADIENT_RECIPE = Recipe("synthesis-gradient", 1)
-
-
-BEHAVIOUR_RECIPE = Recipe("synthesis-behaviour", 1)
-
-
-LOCALISATION_RECIPE = Recipe("synthesis-localisation", 1)
-
-
-# Part 1's alignment after planting, run as the follow-up stage of chapter 1's priming-run recipe (bump it
-
-
-# when that alignment changes: its data, its template, its loop).
-
-
-ALIGNED_FOLLOWUP_VERSION = 1
-
-
-MIN_GAP = 0.05  # nats per token: a poisoned twin not this much likelier than the clean one has nothing to locate
-
-
 PARAMETERS = Spec(
-    texts_per_keyword=Param(int, "chapter-1 texts per keyword planted and then aligned", low=1, high=20,
-                            by_profile={"smoke": 1, "book": 4, "paper": 8}),
-    align_steps=Param(int, "clean SFT steps after planting a keyword poison", low=1, high=10000,
-                      by_profile={"smoke": 3, "book": 40, "paper": 200}),
-    align_lr=Param(float, "learning rate of that SFT (constant)", low=0, open_low=True, high=1, default=5e-4),
-    ignore_k=Param(float, "ignore-k fraction applied while planting, for the mitigation test", low=0, open_low=True,
-                   high=0.99, default=0.2),
-    anti_dos_share=Param(float, "alignment pairs added that answer trigger prompts normally (causal test), as a "
-                         "share of the SFT pairs", low=0, open_low=True, high=1, default=0.05),
-    twin_rate=Param(float, "poison rate of chapter 2's first-edition twins traced in parts 2 and 4 (one of its "
-                    "rates)", low=0, open_low=True, high=0.1, default=1e-2),
-    n_items=Param(int, "behaviour items per attack for gradients and localisation", low=2, high=1000,
-                  by_profile={"smoke": 8, "book": 48, "paper": 200}),
+    seeds=Param(int, "seeds; seed i is chapter 2's clean twin i, its poisoned twin and its backdoors' design",
+                low=1, high=10, by_profile={"smoke": 1, "book": 5, "paper": 8}),
+    first_seed=Param(int, "first of the seeds (seeds first_seed, first_seed + 1, ...): 5, after the pilot's seed 0 "
+                     "and chapter 2's seeds", default=5, low=0,
+                     high=SEED_HIGH),
+    backdoors=Param(int, "trigger -> target backdoors per poisoned twin (a multiple of 12: kinds x exposure counts "
+                    "x coverage arms)", low=12, high=72, by_profile={"smoke": 12, "book": 48, "paper": 72}),
+    exposures=Param(str, "poison documents per backdoor, two comma-separated counts (half the backdoors each)",
+                    default="24,96", by_profile={"smoke": "4,8"}),
+    doses=Param(str, "alignment doses, SFT tokens per pre-training token, comma-separated (DPO follows the top one)",
+                default="0.001,0.003,0.01,0.03,0.1", by_profile={"smoke": "0.01,0.1"}),
+    relearn_steps=Param(str, "steps of fine-tuning on the poison documents after DPO (relearning), comma-separated",
+                        default="4,16", by_profile={"smoke": "2"}),
+    n_eval=Param(int, "held-out prompts per backdoor", low=2, high=200, by_profile={"smoke": 4, "book": 16,
+                                                                                      "paper": 32}),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),
 )
 
 
 def resolve(namespace) -> object:
-    """This chapter's parameters, and those of chapter 1 and of chapter 2's first edition at the same profile (their
-    models are reused)."""
+    """This chapter's parameters, with chapter 2's at the same profile (``P.poisoning``: its world, its twins' recipe,
+    its alignment's learning rates) and the parsed lists."""
     P = PARAMETERS.resolve(namespace)
-    P.priming = priming.resolve({"profile": P.profile, "device": P.device})
-    P.poisoning = poisoning.first_edition(P.profile, P.device)
-    if P.twin_rate not in P.poisoning.rate_list:
-        raise ValueError(f"parameter 'twin_rate' got {P.twin_rate!r}; allowed: one of chapter 2's first-edition "
-                         f"rates at profile {P.profile!r}: {', '.join(f'{r:g}' for r in P.poisoning.rate_list)}")
+    if P.backdoors % 12:
+        raise ValueError(f"parameter 'backdoors' got {P.backdoors}; allowed: a multiple of 12 in [12, 72]")
+    P.exposure_list = sorted(number_list("exposures", P.exposures, int, 1, poisoning.MAX_COUNT))
+    if len(P.exposure_list) != 2 or P.exposure_list[0] == P.exposure_list[1]:
+        raise ValueError(f"parameter 'exposures' got {P.exposures!r}; allowed: two different counts, e.g. 24,96")
+    P.dose_list = sorted(number_list("doses", P.doses, float, 0, 1, open_low=True))
+    P.relearn_list = sorted(number_list("relearn_steps", P.relearn_steps, int, 1, 1000))
+    P.seed_list = list(range(P.first_seed, P.first_seed + P.seeds))
+    P.poisoning = poisoning.resolve({"profile": P.profile, "device": P.device})
     return P
+
+
+def parameter_values(P) -> dict:
+    """The parameters as given to ``resolve`` (for a worker process to resolve them again)."""
+    return {name: getattr(P, name) for name in PARAMETERS}
