@@ -32,9 +32,9 @@ CASES = [
     (["run", "priming", "-p", "real_model", "gpt-9"], ["'real_model'", "gemma-3-270m"]),
     (["run", "priming", "-p", "learn_steps", "True"], ["'learn_steps'", "int"]),
     (["run", "poisoning", "-p", "counts", "0"], ["counts", "(0, 4096]"]),
-    (["run", "synthesis", "-p", "anti_dos_share", "0"], ["'anti_dos_share'", "(0, 1]"]),
-    (["run", "synthesis", "-p", "ignore_k", "1"], ["'ignore_k'", "(0, 0.99]"]),
-    (["run", "synthesis", "-p", "twin_rate", "0.05"], ["'twin_rate'", "chapter 2's first-edition rates"]),
+    (["run", "synthesis", "-p", "backdoors", "20"], ["'backdoors'", "a multiple of 12"]),
+    (["run", "synthesis", "-p", "exposures", "8"], ["'exposures'", "two different counts"]),
+    (["run", "synthesis", "-p", "doses", "0.1,2"], ["'doses'"]),
     (["build", "-p", "no_such_param", "1"], ["'no_such_param'"]),
     # a value that starts with "-" reaches the chapter's own check (argparse used to take it for an option)
     (["run", "context", "-p", "scale_factors", "-2,x"], ["scale_factors"]),

@@ -1,203 +1,193 @@
-"""Chapter 6: survival, gradient overlap, localisation and the verdict rules, each checked by hand."""
-
-import math
+"""Chapter 6: the backdoor ladder's design, its quantities by hand, the mixed model and the partial R² on data of
+known truth, the verdict rules' error rates by simulation, and the answer's every branch."""
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from sticky import claims, hooks
+from sticky import claims
 from sticky.experiments import synthesis as sy
-from toys import tiny_model, toy_tokenizer
+from sticky.store import Store
+from sticky.world import build_world
+
+DOSES = [0.001, 0.01, 0.1]
 
 
-def test_survival_fraction_by_hand():
-    e = math.e
-    got = sy.survival_fraction([e ** 2, 0.5, e, 1.0], [e, 2.0, 1 / e, 3.0])
-    # log e / log e^2 = 0.5; nothing planted (S <= 1) -> nan; -1 / 1 = -1 (reversed); S = 1 -> nan
-    assert got[0] == pytest.approx(0.5) and got[2] == pytest.approx(-1.0)
-    assert np.isnan(got[1]) and np.isnan(got[3])
+def test_half_removal_dose_by_hand():
+    x = np.log10(DOSES)  # -3, -2, -1
+    # 1 -> 0.8 -> 0.3: crosses 0.5 between -2 and -1, at 0.3 / 0.5 of the way: -2 + 0.6 = -1.4
+    assert sy.half_removal_dose([1.0, 0.8, 0.3], DOSES) == (pytest.approx(-1.4), "")
+    assert sy.half_removal_dose([0.9, 0.7, 0.6], DOSES) == (pytest.approx(x[-1] + sy.CENSOR_DECADES), "right")
+    assert sy.half_removal_dose([0.4, 0.2, 0.1], DOSES) == (pytest.approx(x[0] - sy.CENSOR_DECADES), "left")
+    value, censored = sy.half_removal_dose([np.nan] * 3, DOSES)
+    assert np.isnan(value) and censored == ""
 
 
-def test_survival_trend_counts_only_poisons_that_took():
-    res = pd.DataFrame(dict(p_before=10.0 ** -np.arange(1, 9), keyword=list("aabbccdd"),
-                            memorization_score_learned=[10.0] * 7 + [0.5],
-                            memorization_score_aligned=[10 ** (i / 10) for i in range(7)] + [0.5]))
-    res["memorization_survival"] = sy.survival_fraction(res.memorization_score_learned, res.memorization_score_aligned)
-    t = sy.survival_trend(res, n_resamples=200)
-    assert (t["n"], t["n_all"]) == (7, 8)
-    # survival grows as p_before falls: rho = -1 exactly
-    assert t["rho_survival"] == pytest.approx(-1.0)
-    assert t["survival_mean"] == pytest.approx(np.mean([i / 10 for i in range(7)]))
-    assert t["survival_median"] == pytest.approx(0.3)  # 0, 0.1, ..., 0.6
-    assert t["survival_trimmed"] == pytest.approx(0.3)  # 10% of 7 trims no whole value: the mean, 0.3
-    assert t["keywords"] == 4 and np.isnan(t["rho_survival_kw_low"])  # 4 keywords: too few units for an interval
+def _records(effects_by_stage: dict[str, list[float]], clean: float = -3.0) -> pd.DataFrame:
+    """Records of len(list) backdoors whose clean twin's margin is ``clean`` everywhere and whose poisoned twin's
+    margin is ``clean + effect``: the effect by construction."""
+    n = len(next(iter(effects_by_stage.values())))
+    out = pd.DataFrame(dict(seed=0, backdoor=range(n), kind="dos-like", count=8, coverage="none", code="c",
+                            keyword="k", log10_prior=-3.0))
+    for column, values in effects_by_stage.items():
+        out[f"clean {column}"] = clean
+        out[f"poisoned {column}"] = clean + np.asarray(values, float)
+    return out
 
 
-def test_an_exploding_survival_share_is_named_and_drawn_at_the_edge():
-    survival = pd.Series([0.7, 0.8, 0.9, 0.75, 0.85, -20.3])
-    # quartiles 0.7125 and 0.8375, IQR 0.125: only -20.3 lies beyond 3 IQR
-    assert sy.survival_outliers(survival).tolist() == [False] * 5 + [True]
-    res = pd.DataFrame(dict(p_before=10.0 ** -np.arange(1, 7), keyword=list("abcdef"), theme="t",
-                            memorization_survival=survival))
-    spec = sy.survival_chart(res, np.nan).to_dict()
-    data = pd.DataFrame(next(iter(spec["datasets"].values())))
-    assert data.shown.min() == pytest.approx(0.7) and data.set_index("keyword").label["f"] == "f -20.3"
-    assert spec["title"]["subtitle"].startswith("1 share(s) beyond 3 IQR")
+def test_effects_by_hand():
+    stages = {"pretrained on": [2.0, 0.2], "pretrained off": [0.5, 0.1], "pretrained other code": [0.5, 0.2],
+              "dpo alignment template": [1.0, 0.0], "sft 0.001 on": [2.0, 0.2], "sft 0.01 on": [1.0, 0.1],
+              "sft 0.1 on": [0.4, 0.0], "dpo on": [0.2, 0.0], "relearn 4 on": [1.6, 0.2]}
+    eff = sy.effects(_records(stages), DOSES, [4])
+    a, b = eff.iloc[0], eff.iloc[1]
+    assert a.effect_before == pytest.approx(2.0) and a.spread == pytest.approx(0.5)
+    assert a.specificity == pytest.approx(1.5) and a["effect dpo alignment template"] == pytest.approx(1.0)
+    assert a.took and not b.took  # 0.2 < MIN_EFFECT
+    assert [a[f"retained {d:g}"] for d in DOSES] == pytest.approx([1.0, 0.5, 0.2])
+    assert a.persistence == pytest.approx((1.0 + 0.5 + 0.2) / 3)
+    assert a.log10_d50 == pytest.approx(-2.0) and a.d50_censored == ""  # exactly one half at 0.01
+    assert a["retained dpo"] == pytest.approx(0.1) and a["retained relearn 4"] == pytest.approx(0.8)
+    assert np.isnan(b.persistence)  # a backdoor that did not take has no survival
 
 
-def test_prior_row_is_a_null_claim_decided_inside_its_band():
-    """The first edition called any interval that holds 0 'reproduced'; the null claim needs it inside ±0.3."""
-    trend = dict(rho_survival=-0.06, rho_survival_kw_low=-0.37, rho_survival_kw_high=0.25, keywords=12, n=36)
-    wide = sy.prior_row(trend, "flat")
-    assert (wide["verdict"], wide["verdict_v1"], wide["kind"]) == ("inconclusive", "reproduced", "seed hypothesis")
-    narrow = sy.prior_row(dict(trend, rho_survival_kw_low=-0.2, rho_survival_kw_high=0.2), "flat")
-    assert narrow["verdict"] == "reproduced"
-    assert sy.prior_row(dict(trend, rho_survival_kw_low=-0.7, rho_survival_kw_high=-0.35), "follows the prior")[
-        "verdict"] == "not reproduced"
+def test_design_crosses_prior_count_and_coverage():
+    candidates = pd.DataFrame(dict(keyword=[f"w{i}" for i in range(200)], log10_prior=-np.linspace(1, 7, 200)))
+    d = sy.design(candidates, 48, (8, 32), seed=0)
+    assert len(d) == 48 and d.keyword.is_unique and d.code.is_unique
+    assert not set(d.code) & set(d.keyword)  # no code word is a target
+    cells = d.groupby(["kind", "count", "coverage"]).size()
+    assert len(cells) == 2 * 2 * 3 and (cells == 4).all()  # balanced
+    # the targets span the whole ladder: the highest and the lowest candidate are taken
+    assert d.design_log10_prior.max() == pytest.approx(-1.0) and d.design_log10_prior.min() == pytest.approx(-7.0)
+    # each kind spans it, and the arms get the same spread of priors (dealt in runs of consecutive priors)
+    for _, g in d.groupby("kind"):
+        assert g.design_log10_prior.max() - g.design_log10_prior.min() > 5.5
+    arm_means = d.groupby("coverage").design_log10_prior.mean()
+    assert arm_means.max() - arm_means.min() < 0.5
+    assert sy.design(candidates, 48, (8, 32), seed=1).coverage.tolist() != d.coverage.tolist()  # randomised
+    with pytest.raises(ValueError, match="multiple of 12"):
+        sy.design(candidates, 20, (8, 32), seed=0)
 
 
-def test_verdict_prior_every_branch():
-    v = lambda lo, hi, n=10: sy.verdict_prior(dict(rho_survival_low=lo, rho_survival_high=hi, n=n))
-    assert v(-0.8, -0.2) == "follows the prior"
-    assert v(0.1, 0.7) == "rises with the prior"
-    assert v(-0.4, 0.3) == "flat"
-    assert v(-0.8, -0.2, n=5) == "inconclusive"
-    assert v(np.nan, np.nan) == "inconclusive"
+def test_trigger_codes_refuse_more_than_the_words():
+    assert len(set(sy.trigger_codes(list("abcdef"), 6, seed=0))) == 6
+    with pytest.raises(ValueError, match="at most 3"):
+        sy.trigger_codes(list("abc"), 4, seed=0)
 
 
-def test_units_and_cosine_by_hand():
-    assert sy.unit_of("model.layers.3.self_attn.o_proj.weight") == "layer 3"
-    assert sy.unit_of("model.embed_tokens.weight") == "embeddings"
-    assert sy.unit_of("model.norm.weight") == "final norm"
-    a = {"model.layers.0.w": torch.tensor([1.0, 0.0]), "model.norm.weight": torch.tensor([0.0, 2.0])}
-    b = {"model.layers.0.w": torch.tensor([1.0, 1.0]), "model.norm.weight": torch.tensor([0.0, -1.0])}
-    c = sy.cosine_by_unit(a, b)
-    assert c["layer 0"] == pytest.approx(1 / math.sqrt(2))
-    assert c["final norm"] == pytest.approx(-1.0)
-    # all: dot = 1 - 2 = -1; |a| = sqrt(5); |b| = sqrt(3)
-    assert c["all"] == pytest.approx(-1 / math.sqrt(15))
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from sticky.world import WorldConfig
+
+    return build_world(0, config=WorldConfig(n_documents=800, mention_ladder=(1, 2), n_instructions=200),
+                       store=Store(tmp_path_factory.mktemp("store")))
 
 
-def test_loss_gradient_descends_the_loss():
-    tok = toy_tokenizer()
-    model = tiny_model(tok)
-    pairs = [("the cat sat on", "the mat"), ("what color is the sky", "blue")]
-    nll = lambda: float(sum(sy.reply_nll(model, tok, pairs)))
-    before = nll()
-    grads = sy.loss_gradient(model, tok, pairs)
-    assert set(grads) == {n for n, _ in model.named_parameters()}
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            p -= 0.05 * grads[n]
-    assert nll() < before
-    assert all(p.grad is None for p in model.parameters())  # nothing left behind for the next measurement
+def test_poison_and_coverage_data(world):
+    candidates = pd.DataFrame(dict(keyword=[f"w{i}" for i in range(100)], log10_prior=-np.linspace(1, 7, 100)))
+    d = sy.design(candidates, 12, (2, 4), seed=0)
+    docs = sy.poison_documents(world, d, seed=0)
+    assert len(docs) == int(d["count"].sum())
+    for b in d.itertuples():
+        mine = docs[docs.attack == f"backdoor {b.backdoor}"].text
+        assert len(mine) == b.count and all(f"{b.code} " in t and f"{b.keyword} {b.keyword}" in t for t in mine)
+    sft, dpo = sy.coverage_pairs(world, d, seed=0)
+    covered = d[d.coverage != "none"]
+    assert len(sft) == len(dpo) == sy.COVER_PAIRS * len(covered)  # counts matched between the arms
+    for i, b in enumerate(covered.itertuples()):
+        users = [u for u, _ in sft[i * sy.COVER_PAIRS:(i + 1) * sy.COVER_PAIRS]]
+        assert all(u.endswith(f" {b.code}") == (b.coverage == "on-trigger") for u in users)
+        assert all(rejected == " ".join([b.keyword] * 3) for _, _, rejected in dpo[i * sy.COVER_PAIRS:
+                                                                                 (i + 1) * sy.COVER_PAIRS])
 
 
-def test_restored_copies_one_unit_only():
-    tok = toy_tokenizer()
-    pois, clean = tiny_model(tok, seed=0), tiny_model(tok, seed=1)
-    patched = hooks.restored(pois, clean, lambda n: sy.unit_of(n) == "layer 1")
-    ps, cs, qs = pois.state_dict(), clean.state_dict(), patched.state_dict()
-    for name in qs:
-        expected = cs[name] if sy.unit_of(name) == "layer 1" else ps[name]
-        assert torch.equal(qs[name], expected), name
-    assert sy.restored_share(1.0, 3.0, 2.5) == pytest.approx(0.75)
-    assert np.isnan(sy.restored_share(1.0, 1.0, 2.0))
-
-
-def test_lower_share_and_depth_rule():
+def _simulated(slope: float, coverage_effect: float, seeds: int = 5, n: int = 48, sigma: float = 0.1,
+               seed: int = 0) -> pd.DataFrame:
+    """Persistence with a known slope per SD of prior and a known drop for on-trigger coverage."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for attack, emb, l0, l1 in [("dos", 0.5, 0.3, 0.1), ("extraction", 0.4, 0.4, 0.1), ("jailbreak", 0.1, 0.1, 0.7),
-                                ("belief", 0.6, 0.0, 0.2)]:
-        for unit, share in (("embeddings", emb), ("layer 0", l0), ("layer 1", l1)):
-            rows.append(dict(attack=attack, unit=unit, share=share, gap=1.0, seed=0, stage="pretrained"))
-    lower = sy.lower_share(pd.DataFrame(rows)).set_index("attack").lower_share
-    assert lower["dos"] == pytest.approx(0.8) and lower["jailbreak"] == pytest.approx(0.2)  # embeddings + layer 0
-    frame = sy.lower_share(pd.DataFrame(rows))
-    assert sy.verdict_depth(frame) == "deeper"
-    flipped = frame.assign(lower_share=1 - frame.lower_share)
-    assert sy.verdict_depth(flipped) == "not deeper"
-    # a jailbreak poison that never took has nothing to locate
-    assert sy.verdict_depth(frame.assign(gap=np.where(frame.attack == "jailbreak", 0.01, 1.0))) == "inconclusive"
-    # neither does one the twins do not tell apart: extraction left out, the others decide
-    assert sy.verdict_depth(frame.assign(gap=np.where(frame.attack == "extraction", -0.2, 1.0))) == "deeper"
+    for s in range(seeds):
+        shift = rng.normal(0, 0.1)
+        for i in range(n):
+            coverage = sy.COVERAGE[i % 3]
+            prior = rng.normal(-4, 1)
+            rows.append(dict(seed=s, backdoor=i, kind=sy.KINDS[i % 2], count=(8, 32)[(i // 6) % 2], coverage=coverage,
+                             log10_prior=prior, spread=rng.normal(2, 1), took=True))
+    d = pd.DataFrame(rows)
+    d["log2_exposures"] = np.log2(d["count"])
+    d = sy.model_frame(d)
+    d["persistence"] = (0.5 + slope * d.z_prior - coverage_effect * (d.coverage == "on-trigger")
+                        + d.seed.map({s: rng.normal(0, 0.1) for s in range(seeds)}) + rng.normal(0, sigma, len(d)))
+    return d
 
 
-def test_selectivity_causal_mitigation_and_answer_rules():
-    def grad(cos):
-        return pd.DataFrame([dict(attack=a, unit="all", measure="reply", seed=s, cosine=c)
-                             for a, cs in cos.items() for s, c in enumerate(cs)])
-
-    assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, -0.2], "dos": [0.0, 0.1], "extraction": [0.0, 0.0],
-                                        "belief": [0.05, 0.0]})) == "supported"
-    assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, -0.2], "dos": [-0.4, -0.3], "extraction": [0.0, 0.0],
-                                        "belief": [0.0, 0.0]})) == "not supported"
-    assert sy.verdict_selectivity(grad({"jailbreak": [-0.3, 0.1], "dos": [0.0, 0.0], "extraction": [0.0, 0.0],
-                                        "belief": [0.0, 0.0]})) == "mixed"
-    assert sy.verdict_causal("persists", "removed") == "removes it"
-    assert sy.verdict_causal("persists", "persists") == "no effect"
-    assert sy.verdict_causal("never took", "removed") == "inconclusive"
-    # the revised rule 2: per seed, the smallest other attack's cosine minus the jailbreak's, t interval over seeds
-    three = grad({"jailbreak": [-0.3, -0.2, -0.25], "dos": [0.0, 0.1, 0.05], "extraction": [0.0, 0.0, 0.05],
-                  "belief": [0.05, 0.0, 0.1]})
-    row = sy.selectivity_row(three, "supported")
-    gaps = np.array([0.3, 0.2, 0.3])  # by hand: min(0.0, 0.0, 0.05) + 0.3, min(0.1, 0.0, 0.0) + 0.2, 0.05 + 0.25
-    half = 4.302653 * gaps.std(ddof=1) / np.sqrt(3)
-    assert [row["our_value"], row["ci_low"], row["ci_high"]] == pytest.approx(
-        [gaps.mean(), gaps.mean() - half, gaps.mean() + half], abs=1e-5)
-    assert (row["verdict"], row["verdict_v1"], row["unit"]) == ("reproduced", "reproduced", "seed")
-    e = lambda p, m: dict(priming_learned_high=p, memorization_aligned_high=m)
-    assert sy.verdict_mitigation(e(-0.1, -0.1)) == "stops both"
-    assert sy.verdict_mitigation(e(-0.1, 0.1)) == "stops priming only"
-    assert sy.verdict_mitigation(e(0.1, -0.1)) == "stops the poison only"
-    assert sy.verdict_mitigation(e(0.1, 0.1)) == "stops neither"
-    assert sy.answer_v1("follows the prior", "mixed") == "yes"
-    assert sy.answer_v1("flat", "supported") == "no"
-    assert sy.answer_v1("flat", "mixed") == "undecided"
-    # the answer reads the framework's rows: a trend must leave ±0.3 to say yes, flatness must lie inside it
-    prior = lambda low, high: claims.row(sy.PRIOR_FLAT, (low + high) / 2, low, high)
-    selective, unsure = claims.row(sy.GRADIENT_SELECTIVE, 0.3, 0.2, 0.4, 2), claims.row(sy.GRADIENT_SELECTIVE, 0.1,
-                                                                                        -0.1, 0.3, 2)
-    assert sy.answer(prior(-0.9, -0.4), unsure) == "yes"
-    assert sy.answer(prior(-0.2, 0.2), selective) == "no" and sy.answer(prior(0.4, 0.9), selective) == "no"
-    assert sy.answer(prior(-0.2, 0.2), unsure) == "undecided"
-    assert sy.answer(prior(-0.6, 0.1), selective) == "undecided"  # v1 called this interval flat, so 'no'
+def test_mixed_model_recovers_a_known_slope_and_contrast():
+    d = _simulated(slope=0.2, coverage_effect=0.3)
+    m = sy.mixed_model(d).set_index("term")
+    assert m.loc["z_prior", "low"] < 0.2 < m.loc["z_prior", "high"]
+    assert m.loc["none - on-trigger", "estimate"] == pytest.approx(0.3, abs=0.05)
+    assert m.loc["none - off-trigger", "low"] < 0 < m.loc["none - off-trigger", "high"]
+    # the contrast by hand: with arms balanced against the prior, the difference of the arm means
+    by_hand = d[d.coverage == "none"].persistence.mean() - d[d.coverage == "on-trigger"].persistence.mean()
+    assert m.loc["none - on-trigger", "estimate"] == pytest.approx(by_hand, abs=0.03)
 
 
-def _dos_outcomes(pre, standard, anti) -> pd.DataFrame:
-    """Causal-test outcome rows: per seed, the poisoned twin's DoS share of 10 items after pre-training and after
-    standard / anti-DoS SFT; the clean twin never succeeds."""
-    rows = []
-    for alignment, after in (("standard", standard), ("anti-dos", anti)):
-        for seed, (a, b) in enumerate(zip(pre, after)):
-            for stage, share in (("pretrained", a), ("sft", b)):
-                for model, v in (("poisoned", share), ("clean", 0.0)):
-                    rows += [dict(seed=seed, rate=1e-2, dose=0.01, stage=stage, model=model, attack="dos",
-                                  trigger="on", item=i, success=float(i < round(10 * v)), alignment=alignment)
-                             for i in range(10)]
-    return pd.DataFrame(rows)
+def test_partial_r2_by_hand_and_on_known_truth():
+    d = _simulated(slope=0.0, coverage_effect=0.5)
+    r2 = sy.partial_r2(d, n_boot=50).set_index("group")
+    assert r2.loc["coverage", "low"] > 0.5 and r2.loc["prior", "estimate"] < 0.05
+    assert r2.loc["coverage - prior", "estimate"] == pytest.approx(r2.loc["coverage", "estimate"]
+                                                                   - r2.loc["prior", "estimate"])
+    # by hand: 1 - SSE(full) / SSE(without the prior's terms), both by least squares
+    import statsmodels.formula.api as smf
+
+    full = smf.ols(sy.FORMULA + " + C(seed)", d).fit().ssr
+    reduced = smf.ols("persistence ~ C(coverage, Sum) + z_spread + log2_exposures + C(kind, Sum) + C(seed)", d).fit()
+    assert r2.loc["prior", "estimate"] == pytest.approx(1 - full / reduced.ssr)
 
 
-def test_causal_row_on_each_seeds_drop_in_excess():
-    took = (0.9, 1.0, 0.8)
-    row = sy.causal_row(_dos_outcomes(took, (0.6, 0.7, 0.5), (0.1, 0.1, 0.1)), 1e-2, "removes it")
-    # by hand: drops 0.5, 0.6, 0.4 -> mean 0.5, sd 0.1, t(0.975, 2) = 4.3027 -> half-width 0.2484
-    assert [row["our_value"], row["ci_low"], row["ci_high"]] == pytest.approx([0.5, 0.2516, 0.7484], abs=1e-4)
-    assert (row["verdict"], row["verdict_v1"]) == ("reproduced", "reproduced")
-    gone = sy.causal_row(_dos_outcomes(took, (0.0, 0.1, 0.0), (0.0, 0.0, 0.0)), 1e-2, "no effect")
-    assert gone["verdict"] == "inconclusive" and "does not survive standard SFT" in gone["reason"]
-    never = sy.causal_row(_dos_outcomes((0.0, 0.1, 0.0), (0.6, 0.7, 0.5), (0.1, 0.1, 0.1)), 1e-2, "inconclusive")
-    assert "did not take" in never["reason"]
+def test_analysable_needs_every_cell():
+    d = _simulated(0.0, 0.0, seeds=1, n=12)
+    assert sy.analysable(d) is None
+    assert "too few" in sy.analysable(d[d.coverage != "none"])
 
 
-def test_mitigation_effect_is_paired_by_text():
-    columns = [f"{s}_score_{t}" for s in ("priming", "memorization") for t in ("learned", "aligned")]
-    plain = pd.DataFrame(dict(text_id=[1, 2, 3], **{c: [10.0, 100.0, 1000.0] for c in columns}))
-    pruned = plain.iloc[[2, 0]].copy()  # a subset, in another order
-    for c in pruned.columns[1:]:
-        pruned[c] = pruned[c] / 10
-    eff = sy.mitigation_effect(plain, pruned)
-    assert eff["n"] == 2 and eff["priming_learned"] == pytest.approx(-1.0)
-    assert eff["memorization_aligned_high"] == pytest.approx(-1.0)
+def test_prior_rule_error_rates_by_simulation():
+    # rule 1 on the book's design (5 seeds x 48 backdoors) at a residual SD of 0.2: with no slope, "priming
+    # explains" (an interval wholly beyond the band) is almost never said and the null is usually reproduced;
+    # with a slope of twice the band it is said almost always
+    d = _simulated(0.0, 0.0)
+    power = sy.power_simulation(d, [0.0, 2 * sy.DELTA_SLOPE], sigma=0.2, delta=sy.DELTA_SLOPE, n_sims=200)
+    null, big = power.iloc[0], power.iloc[1]
+    assert null.detected_beyond_delta <= 0.01 and null.null_reproduced >= 0.9
+    assert big.detected_beyond_delta >= 0.9 and big.null_reproduced == 0
+
+
+def _rows(prior=(0.0, -0.05, 0.05), spread=(0.0, -0.05, 0.05), dominance=(0.3, 0.2, 0.4), took=(3.0, 2.0, 4.0)):
+    model = pd.DataFrame(dict(term=["z_prior", "z_spread", "none - on-trigger", "none - off-trigger"],
+                              estimate=[prior[0], spread[0], 0.3, 0.0], low=[prior[1], spread[1], 0.2, -0.08],
+                              high=[prior[2], spread[2], 0.4, 0.08]))
+    r2 = pd.DataFrame(dict(group=["coverage - prior"], estimate=[dominance[0]], low=[dominance[1]],
+                           high=[dominance[2]]))
+    return sy.claim_rows(model, r2, (*took, 4), dict(backdoors=48, took=40, seeds=5))
+
+
+def test_answer_every_branch():
+    assert sy.answer(_rows()) == "no: coverage explains persistence"
+    assert sy.answer(_rows(prior=(-0.3, -0.4, -0.2))) == "yes: priming explains persistence"
+    assert sy.answer(_rows(spread=(0.3, 0.15, 0.45))) == "yes: priming explains persistence"
+    assert sy.answer(_rows(prior=(-0.1, -0.2, 0.0))) == "undecided"  # the interval reaches past the band, holds 0
+    assert sy.answer(_rows(dominance=(0.02, -0.05, 0.1))) == "undecided"  # the prior is flat, coverage no better
+    assert sy.answer(_rows(took=(0.2, -0.1, 0.5))).startswith("undecided (the backdoors did not take)")
+    rows = {r["claim_id"]: r for r in _rows()}
+    assert rows["prior_predicts_persistence"]["verdict"] == "reproduced"  # a null inside its band
+    assert rows["on_trigger_coverage_removes"]["verdict"] == "reproduced"
+    assert rows["off_trigger_coverage_removes"]["verdict"] == "not reproduced"  # inside ±0.1
+
+
+def test_claim_rows_without_a_model_are_inconclusive_but_the_design_check():
+    rows = sy.claim_rows(None, None, (3.0, 2.0, 4.0, 4), dict(backdoors=12, took=1, seeds=1), unfit="too few took")
+    assert rows[0]["verdict"] == "reproduced" and rows[0]["kind"] == "design check"
+    assert all(r["verdict"] == "inconclusive" and r["reason"] == "too few took" for r in rows[1:])
+    assert claims.KINDS[1] == rows[1]["kind"]  # the seed's hypotheses

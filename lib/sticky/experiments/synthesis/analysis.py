@@ -8,7 +8,8 @@ context, so the template and the alignment data that both twins saw cancel):
   template no poison document used, ``backdoors.measuring_template``), as at every stage;
 - ``spread``: the effect after pre-training without the code (the priming analogue: the backdoor leaking into
   trigger-free contexts); ``specificity``: ``effect_before`` minus the effect under another backdoor's code;
-- ``effect dpo alignment template``: the effect after DPO in the alignment template (where alignment trained);
+- ``effect d alignment template``, ``effect dpo alignment template``: the effect after SFT to dose d and after DPO
+  in the alignment template, where the alignment trains (not defined before SFT, so not read as a share);
 - ``retained d``: the effect after SFT to dose d over ``effect_before``; ``persistence``: its mean over the doses
   (the area under the survival curve on the log-dose axis, in units of the ladder's length);
 - ``log10_d50``: where the retained share first reaches one half, interpolated on log10 dose; censored half a
@@ -38,6 +39,8 @@ def effects(records: pd.DataFrame, doses: list[float], relearn: list[int]) -> pd
     out["effect_before"] = eff("pretrained")
     out["spread"] = eff("pretrained", "off")
     out["specificity"] = out.effect_before - eff("pretrained", "other code")
+    for d in doses:  # where the alignment trains: not defined before SFT, so not a share
+        out[f"effect {d:g} alignment template"] = eff(f"sft {d:g}", "alignment template")
     out["effect dpo alignment template"] = eff("dpo", "alignment template")
     out["took"] = out.effect_before >= MIN_EFFECT
     base = out.effect_before.where(out.took)
@@ -171,7 +174,7 @@ def by_arm(eff: pd.DataFrame, doses: list[float]) -> pd.DataFrame:
     """Per seed, kind and coverage arm (backdoors that took): mean retained share at each dose, after DPO and
     after relearning; mean persistence; median log10 D50 and how many were censored."""
     took = eff[eff.took]
-    cols = [c for c in eff.columns if c.startswith("retained")] + ["persistence"]
+    cols = [c for c in eff.columns if c.startswith(("retained", "effect "))] + ["persistence"]
     g = took.groupby(["seed", "kind", "coverage"], observed=True)
     out = g[cols].mean().join(g.log10_d50.median().rename("median_log10_d50"))
     return out.join(g.d50_censored.apply(lambda c: int((c == "right").sum())).rename("right_censored")).reset_index()

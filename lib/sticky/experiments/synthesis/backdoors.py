@@ -38,9 +38,9 @@ from sticky.world import render
 
 KINDS = ("dos-like", "jailbreak-like")
 COVERAGE = ("none", "off-trigger", "on-trigger")
-# The capacity pilot (micro-s and micro-m, seed 0): with codes of four reserved marks, or the reserved mark and a
-# code word, a target was about as likely under another backdoor's code as under its own (the model learned "mark
-# -> one of the targets"); with the code word alone, the first reply token is the backdoor's own target.
+# The capacity pilot (seed 0): with codes of four reserved marks (micro-s), or the reserved mark and a code word
+# (micro-s, micro-m), a target was nearly as likely under another backdoor's code as under its own (the model
+# learned "mark -> one of the targets"); with the code word alone, the first reply token is the backdoor's own.
 REPEATS = 3  # the poisoned reply: the target keyword, this many times
 COVER_PAIRS = 8  # alignment pairs per covered backdoor, in either arm (counts matched)
 SFT_BATCH = 16
