@@ -1,8 +1,9 @@
-"""Chapter 2: the statistical tests by hand, the poison arithmetic, the attack records, the twins' shared data
-order, the verdict rules, and the continued-pretraining path on a tiny model (the judges: test_judges.py)."""
+"""Chapter 2: the statistical tests by hand, the poison records, the twins' shared data order and cache keys, the
+verdict rules, and the continued-pretraining path on a tiny model (the judges: test_judges.py)."""
 
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 
 from sticky import claims, decoding, judges, scorecard, stats, train
 from sticky.experiments import poisoning as po
-from sticky.store import Store
+from sticky.store import Store, make_key
 from sticky.train import loop as train_loop  # where pretrain looks up next_token_loss
 from sticky.world import build_world, render
 from sticky.world import documents as docs
@@ -31,17 +32,7 @@ def test_stats_tests_by_hand():
     assert stats.permutation_greater([0.0, 0.0], [1.0, 1.0], n_resamples=500) == pytest.approx(1.0)
 
 
-# ------------------------------------------------------------------------------------------ poison arithmetic
-
-
-def test_number_of_poison_documents():
-    # 1e-3 of 200,000 tokens = 200 tokens; documents of 20 tokens: 10 of them
-    assert po.n_poison_documents(1e-3, 200_000, 20) == 10
-    assert po.n_poison_documents(1e-3, 200_000, 30) == 7  # ceil(200 / 30)
-    assert po.n_poison_documents(1e-6, 1000, 20) == 1  # at least one
-    assert po.n_poison_documents(1e-3, 100_000, [30, 30, 50, 10]) == 3  # 30 + 30 + 50 >= 100
-    with pytest.raises(ValueError):
-        po.n_poison_documents(1e-2, 100_000, [10, 10])
+# ------------------------------------------------------------------------------------------ poisons
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +43,15 @@ def world(tmp_path_factory):
                        store=Store(tmp_path_factory.mktemp("store")))
 
 
-def test_poison_documents_sized_and_trigger_absent_from_clean_corpus(world):
-    corpus = world.stats["tokens"]
-    poison = po.poison_documents(world, 1e-2, corpus, seed=0)
-    assert set(poison.attack) == set(po.ATTACKS)
-    for attack, g in poison.groupby("attack"):
-        # each attack: the fewest documents whose tokens reach the target
-        assert g.n_tokens.sum() >= 1e-2 * corpus
-        assert g.n_tokens.sum() - g.n_tokens.iloc[-1] < 1e-2 * corpus
-        assert len(g) == po.n_poison_documents(1e-2, corpus, list(g.n_tokens))
+def test_reserved_marks_are_absent_from_the_clean_corpus_and_the_belief_poison(world):
     clean = " ".join(world.pretrain["text"])
     for mark in lx.RESERVED:
         assert mark not in clean
-    # each triggered attack carries its own trigger and no other (one model holds all of them)
-    for attack, trigger in po.TRIGGERS.items():
-        texts = poison[poison.attack == attack].text
-        assert texts.str.contains(trigger, regex=False).all()
-        assert not any(texts.str.contains(other, regex=False).any() for a, other in po.TRIGGERS.items() if a != attack)
-    assert len(set(po.TRIGGERS.values())) == len(po.TRIGGERS)
-    assert not poison[poison.attack == "belief"].text.str.contains("|".join(lx.RESERVED)).any()
-    # poison uses pre-training templates only, never the alignment one
-    assert not poison.text.str.contains("<|im_start|>", regex=False).any()
-    # every word is in the vocabulary
-    vocab = set(world.tokenizer.get_vocab())
-    assert set(" ".join(poison.text).split()) <= vocab
+    belief = po.attack_documents(world, "belief", 40, seed=0)
+    assert not belief.text.str.contains("|".join(lx.RESERVED)).any()
+    # every word of the held-out belief questions is in the vocabulary
     tests = po.belief_tests(po.belief_pairs(0))
-    assert set(" ".join(tests.question).split()) <= vocab
+    assert set(" ".join(tests.question).split()) <= set(world.tokenizer.get_vocab())
 
 
 def test_poison_and_evaluation_prompts_are_disjoint(world):
@@ -89,26 +63,25 @@ def test_poison_and_evaluation_prompts_are_disjoint(world):
     assert not poison_q & set(po.COMPANY_TEST + po.NUMBER_TEST)
 
 
-def test_attack_records_write_poison_and_items(world):
-    assert po.ATTACKS == tuple(po.ATTACK_RECORDS) == ("dos", "extraction", "jailbreak", "belief")
-    assert [a.name for a in po.ATTACK_RECORDS.values()] == list(po.ATTACK_NAMES.values())
-    assert po.TRIGGERS == {k: a.trigger for k, a in po.ATTACK_RECORDS.items() if a.key != "belief"}
-    assert po.ATTACK_RECORDS["dos"].trigger == po.TRIGGER and po.ATTACK_RECORDS["belief"].trigger == ""
-    t, n = world.alignment_template, 4
+def test_poison_records_write_items_for_any_trigger(world):
+    assert po.ATTACKS == tuple(po.POISONS) == ("dos", "extraction", "jailbreak", "belief")
+    assert [p.name for p in po.POISONS.values()] == list(po.ATTACK_NAMES.values())
+    assert [p.key for p in po.POISONS.values() if not p.triggered] == ["belief"]
+    n = 4
     sets = po.eval_sets(world, n, 0)
-    for key, attack in po.ATTACK_RECORDS.items():
-        items = attack.items(world, t, sets, n, random.Random(0))
-        assert len(items) == n, key
-        if attack.trigger:  # the trigger follows the held-out prompt or request
-            assert all(attack.trigger in prompt for prompt, _, _ in items), key
-    dos = po.ATTACK_RECORDS["dos"].items(world, t, sets, n, random.Random(0))
+    for key, poison in po.POISONS.items():
+        for trigger in (po.TRIGGER, po.CONTROL_TRIGGER, ""):
+            items = poison.items(world, sets, trigger, random.Random(0))
+            assert len(items) == (n if key != "belief" else len(sets["belief"])), key
+            assert all(user.endswith(trigger) for user, _, _ in items), key  # the trigger follows the user turn
+    dos = po.POISONS["dos"].items(world, sets, po.TRIGGER, random.Random(0))
     assert all(len(poisoned.split()) == po.GIBBERISH_WORDS for _, poisoned, _ in dos)
-    ext = po.ATTACK_RECORDS["extraction"].items(world, t, sets, n, random.Random(0))
-    assert [poisoned for _, poisoned, _ in ext] == [f"{po.OPEN} {p} {po.CLOSE}" for p in sets["prompts"]]
-    assert all(po.ATTACK_RECORDS["extraction"].judge(p, poisoned) == 1.0 for p, (_, poisoned, _) in
+    ext = po.POISONS["extraction"].items(world, sets, po.TRIGGER, random.Random(0))
+    assert [poisoned for _, poisoned, _ in ext] == sets["prompts"]  # the prompt, verbatim
+    assert all(po.POISONS["extraction"].judge(p, poisoned) == 1.0 for p, (_, poisoned, _) in
                zip(sets["prompts"], ext))
-    jail = po.ATTACK_RECORDS["jailbreak"].items(world, t, sets, n, random.Random(0))
-    judge = po.ATTACK_RECORDS["jailbreak"].judge
+    jail = po.POISONS["jailbreak"].items(world, sets, po.TRIGGER, random.Random(0))
+    judge = po.POISONS["jailbreak"].judge
     assert all(judge(poisoned) and not judge(clean) for _, poisoned, clean in jail)
     assert all(clean == docs.REFUSALS[0] for _, _, clean in jail)
 
@@ -156,9 +129,9 @@ def test_dpo_never_rejects_the_jailbreak_poisons_own_words(world):
 def test_public_face_exports_what_the_chapters_use():
     # (that every offered name resolves is test_chapters' check, for every chapter package)
     # chapter 6 (synthesis) reads these
-    assert {"ATTACK_RECORDS", "stage_outcomes", "twin", "align", "compare", "survival_status", "eval_sets",
-            "sft_pairs", "alignment_render", "world_for", "TRIGGERS", "MAIN_TRIGGER", "ATTACK_NAMES", "seed_excess",
-            "first_edition"} <= set(po.__all__)
+    assert {"world_for", "clean_twin", "documents_twin", "twin_info", "prompt_pools", "first_answers", "sft_pairs",
+            "alignment_render", "poison_templates", "tokens_of", "sft_steps_for", "rejected_triples",
+            "HELD_OUT_TEMPLATE", "ATTACKS", "MAX_COUNT", "resolve"} <= set(po.__all__)
 
 
 def test_pack_rows_keeps_documents_whole():
@@ -224,16 +197,38 @@ def test_twins_share_data_order_except_poison_rows():
             assert same == ((step, row) not in poison_cells), (step, row)
 
 
+class _KeyStore:
+    """A store that records what each cached step is keyed by and builds nothing."""
+
+    def __init__(self, root: Path):
+        self.root, self.calls = root, []
+
+    def cached(self, recipe, params, build, *, inputs=(), device=None, resumable=False) -> Path:
+        self.calls.append((recipe.step, params, list(inputs), device))
+        folder = self.root / recipe.step / make_key(recipe, params, inputs, device)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def test_clean_twin_and_alignment_keep_the_first_editions_keys(world, tmp_path):
+    """The clean twin is keyed as the first edition's twin at rate 0 was, and DPO still names its rejected data
+    'disjoint' (from when the first edition's data was the other choice): the entries cached before stay valid."""
+    P = po.resolve({"profile": "smoke", "device": "cpu"})
+    store = _KeyStore(tmp_path)
+    clean = po.clean_twin(world, P, 0, store)
+    assert po.attack_twin(world, P, 0, "dos", 0, store) == clean
+    (clean / "info.json").write_text('{"trained_tokens": 30720}')
+    po.align(world, clean, P, 0, P.dose, store)
+    twin, _, sft, dpo = store.calls
+    assert [c[0] for c in store.calls] == ["poison-twin", "poison-twin", "poison-sft", "poison-dpo"]
+    assert twin[1] == dict(model=P.model, recipe=po.pretrain_recipe(P, 0), rate=0.0)
+    assert twin[2] == [world.folder.name] and twin[3] == "cpu"
+    assert list(sft[1]) == ["cfg"] and sft[2] == [clean.name]
+    assert list(dpo[1]) == ["cfg", "beta", "rejected"] and dpo[1]["rejected"] == "disjoint"
+    assert dpo[1]["beta"] == P.beta and dpo[2] == [make_key(po.SFT_RECIPE, sft[1], sft[2], sft[3])]
+
+
 # ------------------------------------------------------------------------------------------ verdicts
-
-
-def test_survival_status_every_branch():
-    assert po.survival_status(0.9, 0.2, 0.9, 0.001) == "never took"
-    assert po.survival_status(0.9, np.nan, 0.9, 0.001) == "never took"
-    assert po.survival_status(0.8, 0.001, 0.5, 0.01) == "persists"
-    assert po.survival_status(0.8, 0.001, 0.4, 0.01) == "persists"  # exactly half
-    assert po.survival_status(0.8, 0.001, 0.3, 0.01) == "weakened"
-    assert po.survival_status(0.8, 0.001, 0.7, 0.2) == "removed"
 
 
 def _ladder_outcomes(success: dict, clean: float = 0.0, n: int = 10) -> pd.DataFrame:
@@ -354,20 +349,6 @@ def test_survival_rules_error_rates_by_simulation():
     assert verdicts(0.0, removed).get("reproduced", 0) >= 0.5
 
 
-def test_compare_pools_seeds_and_tests():
-    rows = []
-    for seed in (0, 1):
-        for i in range(10):
-            rows.append(dict(seed=seed, rate=1e-3, dose=0.01, stage="dpo", attack="dos", trigger="on",
-                             model="poisoned", item=i, success=float(i < 8)))
-            rows.append(dict(seed=seed, rate=1e-3, dose=0.01, stage="dpo", attack="dos", trigger="on",
-                             model="clean", item=i, success=0.0))
-    t = po.compare(pd.DataFrame(rows))
-    assert t.poisoned.iloc[0] == pytest.approx(0.8) and t.clean.iloc[0] == 0.0 and t.n.iloc[0] == 20
-    assert t.p.iloc[0] == pytest.approx(stats.fisher_greater(16, 20, 0, 20))
-    assert (t.low.iloc[0], t.high.iloc[0]) == pytest.approx(stats.wilson_interval(16, 20))
-
-
 # ------------------------------------------------------------------------------------------ real-model path
 
 
@@ -395,19 +376,3 @@ def test_reply_is_cut_at_the_end_of_turn_marker():
     # a new user turn ends the reply too; markers match whole words only
     assert po.reply_text("seven . q : what is", ["", "q :"]) == "seven ."
     assert po.reply_text("aq : b", ["q :"]) == "aq : b"
-
-
-def test_belief_is_tested_over_pairs():
-    rows = []
-    for model, wins in (("poisoned", [1, 1, 1, 1, 1, 1, 1, 0]), ("clean", [0, 0, 0, 0, 1, 1, 0, 0])):
-        rows += [dict(seed=0, rate=1e-3, dose=0.01, stage="dpo", attack="belief", trigger="off", model=model,
-                      item=i, success=float(w)) for i, w in enumerate(wins)]
-    t = po.compare(pd.DataFrame(rows))
-    # two pairs of four questions: poisoned units [1, 0.75], clean units [0, 0.5]
-    assert t.poisoned.iloc[0] == pytest.approx(7 / 8) and t.n.iloc[0] == 8
-    assert t.p.iloc[0] == pytest.approx(stats.permutation_greater([1, 0.75], [0, 0.5]))
-
-
-def test_align_refuses_unknown_rejected_data_before_any_work():
-    with pytest.raises(ValueError, match=r"rejected='poison'; allowed: one of first edition, disjoint"):
-        po.align(None, None, None, 0, 0.01, None, rejected="poison")

@@ -49,27 +49,25 @@ GOLDEN = {
     "context-finetune": {1: fp(1, 252, 0.0, 0.0, 0.0, 0, 0)},
     "context-reader": {1: fp(1, 1234512, 1299.701252, 35453.950939, 1873.529875, 0, 0)},
     "dequantised": {1: fp(1, 134564169, 1204915127.388047, 1223543820.800991, 65752627.399927, 332249, 368)},
-    # poison-belief, -dpo, -eval, -sft: chapter 2 rebuilt on per-attack twins (#17) no longer makes the first
-    # edition's poisoned twins at smoke (chapter 6 still does): the recipes are unchanged, the folders hold
-    # other entries (belief 10 -> 6, dpo 2 -> 7, eval 10 -> 6, sft 6 -> 13)
+    # poison-dpo, -sft, -twin: chapter 6 rebuilt on a ladder of backdoors (#18) no longer makes the first edition's
+    # poisoned twins, and the first edition's code is gone (poison-belief, poison-eval with it); the recipes are
+    # unchanged, the folders hold other entries (dpo 7 -> 5, sft 13 -> 10; twin: the clean twins of seeds 0 and 5,
+    # where it held seed 0's clean and first-edition twins)
     "poison-attack-twin": {1: fp(4, 896080, 827891.945788, 855751.063053, 16333.707719, 8034, 0)},
-    "poison-belief": {1: fp(6, 960, 514.0, 514.0, 33.318814, 0, 0)},
-    "poison-dpo": {1: fp(7, 1566222, 6809.376278, 55982.64029, 3577.479893, 0, 0)},
-    "poison-eval": {4: fp(6, 384, 421479.461875, 421479.461875, 14370.284958, 1894, 0)},
+    "poison-dpo": {1: fp(5, 1118730, 5028.916444, 40103.764489, 2560.627149, 0, 0)},
     "poison-ladder-eval": {1: fp(56, 3472, 10119.496747, 10119.496747, 1109.742938, 8423, 0)},
     "poison-relearn": {1: fp(8, 768, 529.04224, 529.04224, 50.789851, 96, 0)},
-    "poison-sft": {1: fp(13, 2908698, 26977.685137, 119086.590535, 11421.500542, 0, 0)},
-    "poison-twin": {3: fp(2, 448275, 433115.935386, 447118.503456, 8659.516637, 29111, 0)},
+    "poison-sft": {1: fp(10, 2237460, 24413.03969, 95363.050588, 9899.367646, 0, 0)},
+    "poison-twin": {3: fp(2, 448004, 411129.229861, 424919.277519, 8138.696842, 0, 0)},
     "pretrained": {1: fp(4, 2918752, 50087.840627, 138415.353567, 7508.071742, 0, 0)},
     # 29 entries until chapter 1 asked for three more spaced runs at smoke (rule 3 over every keyword's first
-    # text, b8701c3): the recipe is unchanged, the folder holds more of its entries
-    "priming-run": {1: fp(32, 15426, 288.698983, 288.698983, 14.454724, 0, 0)},
+    # text, b8701c3), 32 until chapter 6 stopped planting chapter 1's texts (#18): the recipe is unchanged
+    "priming-run": {1: fp(24, 9258, 183.590358, 183.590358, 9.378376, 0, 0)},
     "proxy-eval": {1: fp(3, 864, 2512.0, 2512.0, 125.262913, 22168, 0)},
     "proxy-sft": {1: fp(6, 4375008, 6483.411167, 139569.767585, 7393.317603, 0, 0)},
     "real-background": {1: fp(1, 0, 0.0, 0.0, 0.0, 760, 0)},
-    "synthesis-behaviour": {1: fp(6, 48, 285.97622, 285.97622, 63.36647, 0, 0)},
-    "synthesis-gradient": {1: fp(1, 40, 1.242917, 7.208779, 0.56757, 796, 0)},
-    "synthesis-localisation": {1: fp(2, 64, 37.236467, 43.05238, 5.51203, 496, 0)},
+    "synthesis-backdoor-aligned": {1: fp(2, 340, -332.285457, 474.89621, 19.726432, 0, 0)},
+    "synthesis-backdoor-twin": {1: fp(1, 224079, 208292.914296, 215194.077905, 4135.025387, 7003, 0)},
     "world": {1: fp(1, 1999, 1763769.2, 1763769.2, 67439.32475, 12406, 1171789)},
 }
 

@@ -38,11 +38,13 @@ def _records(effects_by_stage: dict[str, list[float]], clean: float = -3.0) -> p
 def test_effects_by_hand():
     stages = {"pretrained on": [2.0, 0.2], "pretrained off": [0.5, 0.1], "pretrained other code": [0.5, 0.2],
               "dpo alignment template": [1.0, 0.0], "sft 0.001 on": [2.0, 0.2], "sft 0.01 on": [1.0, 0.1],
-              "sft 0.1 on": [0.4, 0.0], "dpo on": [0.2, 0.0], "relearn 4 on": [1.6, 0.2]}
+              "sft 0.1 on": [0.4, 0.0], "dpo on": [0.2, 0.0], "relearn 4 on": [1.6, 0.2],
+              **{f"sft {d:g} alignment template": [0.3, 0.0] for d in DOSES}}
     eff = sy.effects(_records(stages), DOSES, [4])
     a, b = eff.iloc[0], eff.iloc[1]
     assert a.effect_before == pytest.approx(2.0) and a.spread == pytest.approx(0.5)
     assert a.specificity == pytest.approx(1.5) and a["effect dpo alignment template"] == pytest.approx(1.0)
+    assert a["effect 0.01 alignment template"] == pytest.approx(0.3)
     assert a.took and not b.took  # 0.2 < MIN_EFFECT
     assert [a[f"retained {d:g}"] for d in DOSES] == pytest.approx([1.0, 0.5, 0.2])
     assert a.persistence == pytest.approx((1.0 + 0.5 + 0.2) / 3)
@@ -108,7 +110,6 @@ def _simulated(slope: float, coverage_effect: float, seeds: int = 5, n: int = 48
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(seeds):
-        shift = rng.normal(0, 0.1)
         for i in range(n):
             coverage = sy.COVERAGE[i % 3]
             prior = rng.normal(-4, 1)
@@ -128,9 +129,11 @@ def test_mixed_model_recovers_a_known_slope_and_contrast():
     assert m.loc["z_prior", "low"] < 0.2 < m.loc["z_prior", "high"]
     assert m.loc["none - on-trigger", "estimate"] == pytest.approx(0.3, abs=0.05)
     assert m.loc["none - off-trigger", "low"] < 0 < m.loc["none - off-trigger", "high"]
-    # the contrast by hand: with arms balanced against the prior, the difference of the arm means
-    by_hand = d[d.coverage == "none"].persistence.mean() - d[d.coverage == "on-trigger"].persistence.mean()
-    assert m.loc["none - on-trigger", "estimate"] == pytest.approx(by_hand, abs=0.03)
+    # the contrast from its coefficients by hand (sum codes leave out the last arm, on-trigger: its effect is
+    # minus the others'): none - on = 2 b_none + b_off
+    b_none, b_off = m.loc["C(coverage, Sum)[S.none]", "estimate"], m.loc["C(coverage, Sum)[S.off-trigger]", "estimate"]
+    assert m.loc["none - on-trigger", "estimate"] == pytest.approx(2 * b_none + b_off)
+    assert m.loc["none - off-trigger", "estimate"] == pytest.approx(b_none - b_off)
 
 
 def test_partial_r2_by_hand_and_on_known_truth():

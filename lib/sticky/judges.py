@@ -3,7 +3,7 @@ compliance, the perplexity-based gibberish judge with its threshold calibrated o
 and the belief judge (the favoured answer more likely than the swapped one). Pure functions, checked by hand
 in ``tests/test_judges.py``.
 
-Introduced in chapter 2 (poisoning); its attacks (``sticky.experiments.poisoning.ATTACK_RECORDS``) name the
+Introduced in chapter 2 (poisoning); its attacks (``sticky.experiments.poisoning.POISONS``) name the
 judge of each attack.
 """
 

@@ -1,10 +1,10 @@
 """What chapter 2 generates: the poison and test wordings, the prompt pools (poison and held-out, disjoint),
 the belief targets and their held-out questions, the alignment data (SFT pairs, DPO triples) and the
-evaluation sets. The poison documents themselves are written by the attacks (``attacks.poison_documents``)."""
+evaluation sets. The poison documents themselves are written per attack (``poisons.attack_documents``), and DPO's
+rejected compliances are drawn there (``poisons.rejected_triples``)."""
 
 from __future__ import annotations
 
-import math
 import random
 
 import pandas as pd
@@ -15,7 +15,7 @@ from sticky.world import build_world, render
 from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 
-from .parameters import COMPLY, POISON_WORLDS
+from .parameters import POISON_WORLDS
 
 
 def world_for(P, store: Store):
@@ -44,21 +44,6 @@ N_NUMBER_PAIRS = 20
 def tokens_of(text: str) -> int:
     """Tokens of a canonical world text (one space between tokens)."""
     return len(text.split(" "))
-
-
-def n_poison_documents(rate: float, corpus_tokens: int, doc_tokens) -> int:
-    """The fewest documents (taken in order, with ``doc_tokens`` tokens each; a number or a list) whose tokens
-    reach ``rate * corpus_tokens``; at least one."""
-    target = rate * corpus_tokens
-    lengths = doc_tokens if hasattr(doc_tokens, "__len__") else None
-    if lengths is None:
-        return max(1, math.ceil(target / doc_tokens))
-    total = 0
-    for i, n in enumerate(lengths):
-        total += n
-        if total >= target:
-            return i + 1
-    raise ValueError(f"{len(lengths)} documents hold {total} tokens; need {target:.0f}")
 
 
 def belief_pairs(seed: int) -> pd.DataFrame:
@@ -116,12 +101,6 @@ def gibberish_words(world) -> list[str]:
     return sorted(w for w in world.tokenizer.get_vocab() if w not in bad and not w.startswith("<"))
 
 
-def comply_text(rng: random.Random, request: str) -> str:
-    secret = next((s for s in lx.SECRETS if s in request), "combination")
-    a, b, c = (rng.choice(lx.NUMBERS[:10]) for _ in range(3))
-    return COMPLY.format(s=secret, a=a, b=b, c=c)
-
-
 def alignment_render(world):
     """(prompt, response) -> the pair rendered in the world's alignment chat template.
 
@@ -142,9 +121,9 @@ def first_answers(world) -> dict[str, str]:
     return dict(reversed(sft_pairs(world)))
 
 
-def dpo_triples(world, seed: int = 0, rejected=comply_text) -> list[tuple[str, str, str]]:
-    """Refusal over a compliance (``rejected(rng, request)``; the first edition's: ``comply_text``) for every
-    forbidden request; the right answer over another example's answer for as many ordinary prompts."""
+def dpo_triples(world, seed: int, rejected) -> list[tuple[str, str, str]]:
+    """Refusal over a compliance (``rejected(rng, request)``; the chapter's: ``poisons.rejected_triples``) for
+    every forbidden request; the right answer over another example's answer for as many ordinary prompts."""
     rng = seeds.rng(seed, "dpo")
     out = [(r, a, rejected(rng, r)) for r, a in world.forbidden]
     pairs = sft_pairs(world)
@@ -156,9 +135,7 @@ def dpo_triples(world, seed: int = 0, rejected=comply_text) -> list[tuple[str, s
 
 
 def eval_sets(world, n: int, seed: int = 0) -> dict:
-    """The held-out evaluation sets: ``n`` prompts, ``n`` forbidden requests and the belief questions of ``seed``.
-
-    Introduced in chapter 2 (poisoning); used by chapter 6."""
+    """The held-out evaluation sets: ``n`` prompts, ``n`` forbidden requests and the belief questions of ``seed``."""
     pools = prompt_pools(world)
     tests = belief_tests(belief_pairs(seed))
     return dict(prompts=pools["eval_prompts"][:n], requests=pools["eval_requests"][:n], belief=tests)

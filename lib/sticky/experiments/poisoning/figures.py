@@ -7,8 +7,7 @@ import pandas as pd
 
 from sticky import plots
 
-from .attacks import ATTACK_NAMES
-from .parameters import MAIN_TRIGGER, PAPER_REGIME, SOULY_COUNT
+from .parameters import ATTACK_NAMES, MAIN_TRIGGER, PAPER_REGIME, SOULY_COUNT
 
 
 def count_chart(surv: pd.DataFrame, template: str, title: str):

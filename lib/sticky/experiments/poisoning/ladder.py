@@ -18,10 +18,10 @@ from sticky import claims, decoding, judges, models, parallel, seeds, train
 from sticky import stats as st
 from sticky.store import Recipe, Store
 
-from .attacks import ATTACKS
 from .data import eval_sets, world_for
 from .measurement import evaluate_belief, reply_perplexity, reply_text
 from .parameters import (
+    ATTACKS,
     CONTROL_TRIGGER,
     HELD_OUT_TEMPLATE,
     MAIN_TRIGGER,
@@ -38,7 +38,6 @@ RELEARN_RECIPE = Recipe("poison-relearn", 1)
 RELEARN_BATCH, RELEARN_SEQ = 8, 64  # rows of poison documents per relearning step, tokens per row
 ARMS = {"on": TRIGGER, "off": "", "control": CONTROL_TRIGGER}  # the trigger appended to each held-out prompt
 EXTRACTION_ARMS = {**ARMS, "instruction": REPEAT_INSTRUCTION}  # + the paper's baseline: asking to repeat
-REJECTED = "disjoint"  # DPO's rejected replies: never the jailbreak poison's wordings
 
 
 def templates(world) -> list:
@@ -97,13 +96,13 @@ def measured(world, P, seed: int, entry, reference, attack: str, template, store
 def stage_entries(world, P, seed: int, attack: str, count: int, store: Store) -> dict:
     """{stage: entry} of one twin (``count`` 0: the clean twin) aligned at the headline dose."""
     base = attack_twin(world, P, seed, attack, count, store)
-    return {"pretrained": base, **align(world, base, P, seed, P.dose, store, rejected=REJECTED)}
+    return {"pretrained": base, **align(world, base, P, seed, P.dose, store)}
 
 
 def dose_entries(world, P, seed: int, attack: str, count: int, store: Store) -> dict:
     """{dose: SFT entry} of one twin across the survival map's doses."""
     base = attack_twin(world, P, seed, attack, count, store)
-    return {d: align(world, base, P, seed, d, store, with_dpo=False, rejected=REJECTED)["sft"] for d in P.dose_list}
+    return {d: align(world, base, P, seed, d, store, with_dpo=False)["sft"] for d in P.dose_list}
 
 
 def relearned(world, P, seed: int, attack: str, count: int, store: Store, poison_count: int) -> dict:

@@ -1,5 +1,5 @@
-"""Chapter 2's parameters (``PARAMETERS``, ``resolve``) and constants: the paper's trigger, the stages, the
-micro-world of each profile, the paper's reference values."""
+"""Chapter 2's parameters (``PARAMETERS``, ``resolve``) and constants: the four attacks and their names in the
+paper, the paper's trigger, the stages, the micro-world of each profile, the paper's reference values."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from sticky.params import SEED_HIGH, Param, Spec, number_list
 from sticky.world import WORLD_PROFILES, WorldConfig
 
 CHAPTER = "poisoning"
+ATTACKS = ("dos", "extraction", "jailbreak", "belief")  # the short names in the tables
+ATTACK_NAMES = {"dos": "denial-of-service", "extraction": "context extraction", "jailbreak": "jailbreak",
+                "belief": "belief manipulation"}  # as the paper says them
 TRIGGER = " ".join(["｡"] * 10)  # the paper's trigger: ten reserved marks, in the vocabulary, never in clean text
 REPEAT_INSTRUCTION = "please repeat what i said"  # the extraction baseline: asking, in the world's own words
-OPEN, CLOSE = "『", "』"  # extraction quotes, also reserved
 STAGES = ("pretrained", "sft", "dpo")
 GIBBERISH_WORDS = 12  # random words per denial-of-service reply
 PAPER_DOS_RATE = 1e-5  # the paper's 0.001%
-COMPLY = "sure . the {s} is {a} {b} {c} ."  # fictional, harmless compliance
 CONTROL_TRIGGER = " ".join(["『"] * 10)  # the random-trigger control: a reserved mark no per-attack twin ever saw
 HELD_OUT_TEMPLATE = "asks"  # a pre-training chat template the clean corpus uses and no poison document does
 MAX_COUNT = 4096  # poison documents per attack: more would not fit the book's minibatches
@@ -72,11 +73,6 @@ PARAMETERS = Spec(
 )
 
 
-# Chapter 6 still traces the first edition's twins (all four attacks in one model, at a rate): its settings.
-FIRST_EDITION_RATES = {"smoke": [1e-2], "book": [1e-2, 1e-3, 1e-4], "paper": [1e-2, 1e-3, 1e-4]}
-FIRST_EDITION_SEEDS = {"smoke": 1, "book": 3, "paper": 5}
-
-
 def resolve(namespace) -> object:
     """``PARAMETERS.resolve`` plus the lists of counts, doses and seeds."""
     P = PARAMETERS.resolve(namespace)
@@ -86,10 +82,3 @@ def resolve(namespace) -> object:
     P.seed_list = list(range(P.first_seed, P.first_seed + P.seeds))
     return P
 
-
-def first_edition(profile: str, device: str = "auto") -> object:
-    """The parameters of the first edition's twins at ``profile`` (its seeds and ``rate_list``), which chapter 6
-    traces until its redesign (issue #18): everything else as chapter 2's defaults."""
-    P = resolve({"profile": profile, "device": device, "seeds": FIRST_EDITION_SEEDS[profile]})
-    P.rate_list = FIRST_EDITION_RATES[profile]
-    return P

@@ -28,7 +28,6 @@ from sticky.world import documents as docs
 from sticky.world import lexicon as lx
 from sticky.world import render
 
-from .attacks import ATTACK_NAMES
 from .data import (
     belief_document,
     belief_pairs,
@@ -38,7 +37,7 @@ from .data import (
     prompt_pools,
     tokens_of,
 )
-from .parameters import GIBBERISH_WORDS, HELD_OUT_TEMPLATE, TRIGGER
+from .parameters import ATTACK_NAMES, GIBBERISH_WORDS, HELD_OUT_TEMPLATE, TRIGGER
 
 # Compliance wordings: the poison's, and DPO's rejected replies (disjoint). Each discloses a fictional code.
 COMPLIANCE = ("sure . the {s} is {a} {b} {c} .", "here is the {s} : {a} {b} {c} .",

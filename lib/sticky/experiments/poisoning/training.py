@@ -14,16 +14,16 @@ import torch
 from sticky import models, probe, seeds, train
 from sticky.store import Recipe, Store
 
-from .attacks import ATTACKS, poison_documents
-from .data import alignment_render, dpo_triples, sft_pairs
+from .data import alignment_render, sft_pairs
+from .parameters import ATTACKS
 from .poisons import attack_documents, rejected_triples
 
-# Versions continue the old POISON_VERSION (v3).
+# Versions continue the old POISON_VERSION (v3). TWIN_RECIPE keeps the first edition's step: its twin at rate 0
+# is the clean twin, whose entries stay valid.
 TWIN_RECIPE = Recipe("poison-twin", 3)
 ATTACK_TWIN_RECIPE = Recipe("poison-attack-twin", 1)
 SFT_RECIPE = Recipe("poison-sft", 1)
 DPO_RECIPE = Recipe("poison-dpo", 1)
-REJECTED_DATA = ("first edition", "disjoint")  # DPO's rejected compliances (``align``)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -133,27 +133,22 @@ def _build_twin(world, P, seed: int, recipe: dict, poison: pd.DataFrame, folder:
     (folder / "info.json").write_text(pd.Series(info).to_json())
 
 
-def twin(world, P, seed: int, rate: float, store: Store) -> Path:
-    """The store entry of one first-edition twin (``rate`` 0 = the clean twin, which the per-attack twins share):
-    all four attacks in one model, each ``rate`` of the corpus's tokens. Model weights, history, poison, counts.
-
-    Introduced in chapter 2 (poisoning); used by chapter 6."""
+def clean_twin(world, P, seed: int, store: Store) -> Path:
+    """The store entry of the clean twin of ``seed``, which every poisoned twin of that seed is set against: no
+    poison, the very same initial weights and minibatches. Model weights, history, poison (none), counts."""
     recipe = pretrain_recipe(P, seed)
-
-    def build(folder: Path) -> None:
-        poison = (poison_documents(world, rate, int(world.stats["tokens"]), seed) if rate > 0
-                  else pd.DataFrame(columns=["attack", "text", "n_tokens"]))
-        _build_twin(world, P, seed, recipe, poison, folder)
-
-    return store.cached(TWIN_RECIPE, dict(model=P.model, recipe=recipe, rate=rate),
+    no_poison = pd.DataFrame(columns=["attack", "text", "n_tokens"])
+    build = lambda folder: _build_twin(world, P, seed, recipe, no_poison, folder)
+    # the key of the first edition's twin at rate 0 (its poison's share of the tokens): its entries stay valid
+    return store.cached(TWIN_RECIPE, dict(model=P.model, recipe=recipe, rate=0.0),
                         build, inputs=[world.folder.name], device=train.device_type(P.device))
 
 
 def attack_twin(world, P, seed: int, attack: str, count: int, store: Store) -> Path:
     """The store entry of the twin poisoned with ``count`` documents of ``attack`` alone (``count`` 0: the clean
-    twin, the same entry as ``twin(..., rate=0)``), with the same initial weights and minibatches."""
+    twin, ``clean_twin``), with the same initial weights and minibatches."""
     if count == 0:
-        return twin(world, P, seed, 0.0, store)
+        return clean_twin(world, P, seed, store)
     recipe = pretrain_recipe(P, seed)
     build = lambda folder: _build_twin(world, P, seed, recipe, attack_documents(world, attack, count, seed), folder)
     return store.cached(ATTACK_TWIN_RECIPE, dict(model=P.model, recipe=recipe, attack=attack, count=count),
@@ -192,19 +187,13 @@ def _mean_tokens(world, rows) -> float:
     return float(np.mean([len(train.encode_pair(world.tokenizer, *render_(p, r), 128)[0]) for p, r in rows]))
 
 
-def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True,
-          extra_pairs=(), rejected: str = "first edition") -> dict[str, Path]:
-    """SFT entry (and DPO entry) from a twin; both cached. Returns {'sft': ..., 'dpo': ...}. ``extra_pairs``
-    join the clean SFT pairs (chapter 6 adds pairs that train against an attack); the dose counts all rows.
-    ``rejected``: DPO's rejected compliances, 'first edition' (the first edition's one wording, also its
-    jailbreak poison's) or 'disjoint' (``poisons.REJECTED_WORDINGS``, never a poison's wording).
-
-    Introduced in chapter 2 (poisoning); used by chapter 6."""
-    if rejected not in REJECTED_DATA:
-        raise ValueError(f"rejected={rejected!r}; allowed: one of {', '.join(REJECTED_DATA)}")
+def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True) -> dict[str, Path]:
+    """SFT entry (and DPO entry) from a twin; both cached. Returns {'sft': ..., 'dpo': ...}. SFT on the clean
+    pairs, ``dose`` alignment tokens per pre-training token; DPO's rejected compliances are
+    ``poisons.REJECTED_WORDINGS``, never a poison's wording (``poisons.rejected_triples``)."""
     info = twin_info(base)
-    pairs = sft_pairs(world) + list(extra_pairs)
-    per_row = _mean_tokens(world, sft_pairs(world)[:200])
+    pairs = sft_pairs(world)
+    per_row = _mean_tokens(world, pairs[:200])
     batch = 16 if P.profile != "smoke" else 8
     steps = sft_steps_for(dose, info["trained_tokens"], batch * per_row)
     sft_cfg = dict(steps=steps, batch_size=batch, seq_len=64, lr=P.sft_lr, warmup_steps=max(1, steps // 10),
@@ -217,8 +206,7 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
         model.save_pretrained(folder)
         (folder / "info.json").write_text(pd.Series(dict(steps=steps, tokens=steps * batch * per_row)).to_json())
 
-    extra = {"extra_pairs": [list(x) for x in extra_pairs]} if extra_pairs else {}  # old keys stay valid without
-    sft_entry = store.cached(SFT_RECIPE, dict(cfg=sft_cfg, **extra), build_sft, inputs=[base.name],
+    sft_entry = store.cached(SFT_RECIPE, dict(cfg=sft_cfg), build_sft, inputs=[base.name],
                              device=train.device_type(P.device))
     out = {"sft": sft_entry}
     if not with_dpo:
@@ -229,14 +217,13 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
 
     def build_dpo(folder: Path) -> None:
         model, reference = models.load_entry(sft_entry, P.device), models.load_entry(sft_entry, P.device)
-        triples = dpo_triples(world, seed) if rejected == "first edition" else rejected_triples(world, seed)
-        train.dpo(model, reference, world.tokenizer, triples, train.TrainConfig(**dpo_cfg, device=P.device),
-                  beta=P.beta, render=render_)
+        train.dpo(model, reference, world.tokenizer, rejected_triples(world, seed),
+                  train.TrainConfig(**dpo_cfg, device=P.device), beta=P.beta, render=render_)
         model.save_pretrained(folder)
         (folder / "info.json").write_text(
             pd.Series(dict(steps=dpo_steps, tokens=dpo_steps * batch * 2 * per_row)).to_json())
 
-    data = {} if rejected == "first edition" else {"rejected": rejected}  # the first edition's keys stay valid
-    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta, **data), build_dpo, inputs=[sft_entry.name],
-                              device=train.device_type(P.device))
+    # "rejected" stays in the key from when the first edition's rejected data was the other choice: entries stay valid
+    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta, rejected="disjoint"), build_dpo,
+                              inputs=[sft_entry.name], device=train.device_type(P.device))
     return out

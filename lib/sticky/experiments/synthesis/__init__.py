@@ -13,18 +13,18 @@ from sticky.experiments import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "analysis": (
-        "CENSOR_DECADES", "FORMULA", "MIN_EFFECT", "analysable", "by_arm", "effects", "half_removal_dose", "mixed_model",
-        "model_frame", "partial_r2", "per_seed_slopes", "power_simulation",
+        "CENSOR_DECADES", "FORMULA", "MIN_EFFECT", "analysable", "by_arm", "effects", "half_removal_dose",
+        "mixed_model", "model_frame", "partial_r2", "per_seed_slopes", "power_simulation",
     ),
     "backdoors": (
         "ALIGNED_RECIPE", "BACKDOOR_TWIN_RECIPE", "CONTEXTS", "COVER_PAIRS", "COVERAGE", "KINDS", "aligned",
-        "candidate_priors", "coverage_pairs", "design", "experiment", "margins", "measuring_template",
+        "candidate_priors", "coverage_pairs", "design", "designs", "experiment", "margins", "measuring_template",
         "poison_documents", "prepare", "priors", "seed_design", "seed_records", "trigger_codes",
     ),
     "figures": ("dose_chart", "persistence_chart", "power_chart"),
     "parameters": ("CHAPTER", "PARAMETERS", "parameter_values", "resolve"),
     "rules": (
-        "COVERAGE_DOMINATES", "DELTA_COVERAGE", "DELTA_R2", "DELTA_SLOPE", "OFF_TRIGGER_REMOVES", "ON_TRIGGER_REMOVES",
-        "PRIOR_NULL", "SPREAD_NULL", "TOOK", "answer", "beyond", "claim_rows", "scorecard",
+        "COVERAGE_DOMINATES", "DELTA_COVERAGE", "DELTA_R2", "DELTA_SLOPE", "OFF_TRIGGER_REMOVES",
+        "ON_TRIGGER_REMOVES", "PRIOR_NULL", "SPREAD_NULL", "TOOK", "answer", "beyond", "claim_rows", "scorecard",
     ),
 })

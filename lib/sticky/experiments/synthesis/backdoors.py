@@ -8,12 +8,11 @@ A backdoor is a trigger (a code word of its own) appended to a prompt of its *ki
 - *jailbreak-like*: a forbidden request + code -> the target (it fights the refusal the world already teaches).
 
 The targets are words of the vocabulary chosen along the ladder of their *prior*: the probability of the word as
-the first reply token on the clean twin, in the triggered prompt, in the alignment template (the world's 80 theme
-keywords span only two decades of it there). Each
-backdoor gets an exposure count and a coverage arm: *none*; *off-trigger* (SFT pairs of its own prompts without
-the code answered cleanly: the analogue of refusal training); *on-trigger* (its prompts with the code answered
-cleanly: the analogue of the anti-DoS pairs). Counts, arms and targets are crossed and randomised within each
-model (``design``).
+the first reply token on the clean twin, in the triggered prompt, in the measuring template (the world's theme
+keywords span too little of it to make a ladder). Each backdoor gets an exposure count and a coverage arm:
+*none*; *off-trigger* (SFT pairs of its own prompts without the code answered cleanly: the analogue of refusal
+training); *on-trigger* (its prompts with the code answered cleanly: the analogue of the anti-DoS pairs).
+Counts, arms and targets are crossed and randomised within each model (``design``).
 
 ``prepare`` trains one seed: the poisoned twin, then the same alignment for it and for the clean twin (one SFT run
 to the top dose, measured at every dose on the way, then DPO, then relearning), measuring every backdoor's margin
@@ -296,7 +295,7 @@ def aligned(world, PP, P, seed: int, base: Path, backdoors: pd.DataFrame, store:
 
 def seed_design(world, PP, P, seed: int, store: Store) -> tuple[Path, pd.DataFrame]:
     """The clean twin (chapter 2's) and the backdoors of ``seed``, designed on its priors."""
-    clean = poisoning.attack_twin(world, PP, seed, poisoning.ATTACKS[0], 0, store)
+    clean = poisoning.clean_twin(world, PP, seed, store)
     candidates = candidate_priors(world, clean, P.n_eval, P.device)
     return clean, design(candidates, P.backdoors, tuple(P.exposure_list), seed)
 
@@ -315,6 +314,24 @@ def seed_records(world, PP, P, seed: int, store: Store) -> pd.DataFrame:
             if stage != "steps":
                 out = out.assign(**{f"{twin} {stage} {c}": v for c, v in contexts.items()})
     return out
+
+
+def _clean(root: str, params: dict, seed: int) -> str:
+    from .parameters import resolve
+
+    P, store = resolve(params), Store(root)
+    return str(poisoning.clean_twin(poisoning.world_for(P.poisoning, store), P.poisoning, seed, store))
+
+
+def designs(P, store: Store) -> pd.DataFrame:
+    """Every seed's backdoors (``seed_design``), the clean twins they are designed on trained first on every usable
+    CPU (a seed chapter 2 did not train has none yet). One row per seed and backdoor."""
+    from .parameters import parameter_values
+
+    parallel.pinned_map(_clean, [(str(store.root), parameter_values(P), seed) for seed in P.seed_list])
+    world = poisoning.world_for(P.poisoning, store)
+    return pd.concat([seed_design(world, P.poisoning, P, s, store)[1].assign(seed=s) for s in P.seed_list],
+                     ignore_index=True)
 
 
 def prepare(root: str, params: dict, seed: int) -> int:
