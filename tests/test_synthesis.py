@@ -194,3 +194,53 @@ def test_claim_rows_without_a_model_are_inconclusive_but_the_design_check():
     assert rows[0]["verdict"] == "reproduced" and rows[0]["kind"] == "design check"
     assert all(r["verdict"] == "inconclusive" and r["reason"] == "too few took" for r in rows[1:])
     assert claims.KINDS[1] == rows[1]["kind"]  # the seed's hypotheses
+
+
+def test_crossed_arms_change_only_what_they_name(world):
+    pairs, triples = sy_crossed_clean(world)
+    forbidden = {r for r, _ in world.forbidden}
+    sft, dpo = sy.arm_data(world, 0, "no refusal data")
+    assert not any(p in forbidden for p, _ in sft) and not any(t[0] in forbidden for t in dpo)
+    assert len(sft) == sum(p not in forbidden for p, _ in pairs) and len(dpo) < len(triples)
+    sft, dpo = sy.arm_data(world, 0, "no repeat task")
+    assert not any(p.startswith("repeat : ") for p, _ in sft) and dpo == triples
+    assert len(sft) < len(pairs)  # the world's terse data has repeat tasks to remove
+    for share in sy.ANTI_DOS_SHARES:
+        sft, dpo = sy.arm_data(world, 0, f"anti-DoS {share:.0%}")
+        added = sft[len(pairs):]
+        assert sft[:len(pairs)] == pairs and dpo == triples
+        assert len(added) == max(1, round(share * len(pairs)))
+        # each an SFT pair with the trigger appended, answered as without it
+        assert all(u.endswith(" " + sy_trigger()) and (u[:-len(sy_trigger()) - 1], r) in set(pairs) for u, r in added)
+    with pytest.raises(ValueError, match="allowed: one of no refusal data"):
+        sy.arm_data(world, 0, "anti-DoS 50%")
+
+
+def sy_crossed_clean(world):  # chapter 2's clean alignment data
+    from sticky.experiments import poisoning
+
+    return poisoning.sft_pairs(world), poisoning.rejected_triples(world, 0)
+
+
+def sy_trigger():
+    from sticky.experiments import poisoning
+
+    return poisoning.TRIGGER
+
+
+def test_crossed_effects_and_rows_by_hand():
+    rows = []
+    for seed, (std, arm) in enumerate([(0.2, 0.6), (0.1, 0.5), (0.3, 0.6)]):
+        for a, arms in sy.ARMS.items():
+            rows.append(dict(seed=seed, attack=a, arm="standard", stage="dpo", excess=std))
+            rows += [dict(seed=seed, attack=a, arm=x, stage="dpo", excess=arm) for x in arms]
+    fx = sy.arm_effects(pd.DataFrame(rows))
+    jail = fx[fx.attack == "jailbreak"]
+    assert jail.change.tolist() == pytest.approx([0.4, 0.4, 0.3])
+    out = {r["claim_id"]: r for r in sy.crossed_rows(fx)}
+    mean, low, high, _ = claims.unit_mean(np.array([0.4, 0.4, 0.3]))
+    row = out["jailbreak_survives_without_refusal_data"]
+    assert (row["our_value"], row["ci_low"], row["ci_high"]) == pytest.approx((mean, low, high))
+    assert row["verdict"] == "reproduced"
+    assert out["anti_dos_data_removes_dos"]["verdict"] == "not reproduced"  # it rose: the other side
+    assert out["repeat_task_does_not_explain_extraction"]["verdict"] == "not reproduced"  # a change beyond the band

@@ -187,13 +187,19 @@ def _mean_tokens(world, rows) -> float:
     return float(np.mean([len(train.encode_pair(world.tokenizer, *render_(p, r), 128)[0]) for p, r in rows]))
 
 
-def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True) -> dict[str, Path]:
+def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True,
+          arm: tuple[str, list, list] | None = None) -> dict[str, Path]:
     """SFT entry (and DPO entry) from a twin; both cached. Returns {'sft': ..., 'dpo': ...}. SFT on the clean
     pairs, ``dose`` alignment tokens per pre-training token; DPO's rejected compliances are
-    ``poisons.REJECTED_WORDINGS``, never a poison's wording (``poisons.rejected_triples``)."""
+    ``poisons.REJECTED_WORDINGS``, never a poison's wording (``poisons.rejected_triples``). ``arm`` (chapter 6's
+    crossed coverage): (name, SFT pairs, DPO triples) in place of that data, the name (which must determine them)
+    in both keys; the steps stay those of the clean data at ``dose``.
+
+    Introduced in chapter 2 (poisoning); the arms are chapter 6's."""
     info = twin_info(base)
-    pairs = sft_pairs(world)
-    per_row = _mean_tokens(world, pairs[:200])
+    pairs = sft_pairs(world) if arm is None else arm[1]
+    named = {} if arm is None else {"arm": arm[0]}  # the clean data's keys stay as they were
+    per_row = _mean_tokens(world, sft_pairs(world)[:200])
     batch = 16 if P.profile != "smoke" else 8
     steps = sft_steps_for(dose, info["trained_tokens"], batch * per_row)
     sft_cfg = dict(steps=steps, batch_size=batch, seq_len=64, lr=P.sft_lr, warmup_steps=max(1, steps // 10),
@@ -206,7 +212,7 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
         model.save_pretrained(folder)
         (folder / "info.json").write_text(pd.Series(dict(steps=steps, tokens=steps * batch * per_row)).to_json())
 
-    sft_entry = store.cached(SFT_RECIPE, dict(cfg=sft_cfg), build_sft, inputs=[base.name],
+    sft_entry = store.cached(SFT_RECIPE, dict(cfg=sft_cfg, **named), build_sft, inputs=[base.name],
                              device=train.device_type(P.device))
     out = {"sft": sft_entry}
     if not with_dpo:
@@ -217,13 +223,14 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
 
     def build_dpo(folder: Path) -> None:
         model, reference = models.load_entry(sft_entry, P.device), models.load_entry(sft_entry, P.device)
-        train.dpo(model, reference, world.tokenizer, rejected_triples(world, seed),
-                  train.TrainConfig(**dpo_cfg, device=P.device), beta=P.beta, render=render_)
+        triples = rejected_triples(world, seed) if arm is None else arm[2]
+        train.dpo(model, reference, world.tokenizer, triples, train.TrainConfig(**dpo_cfg, device=P.device),
+                  beta=P.beta, render=render_)
         model.save_pretrained(folder)
         (folder / "info.json").write_text(
             pd.Series(dict(steps=dpo_steps, tokens=dpo_steps * batch * 2 * per_row)).to_json())
 
     # "rejected" stays in the key from when the first edition's rejected data was the other choice: entries stay valid
-    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta, rejected="disjoint"), build_dpo,
+    out["dpo"] = store.cached(DPO_RECIPE, dict(cfg=dpo_cfg, beta=P.beta, rejected="disjoint", **named), build_dpo,
                               inputs=[sft_entry.name], device=train.device_type(P.device))
     return out

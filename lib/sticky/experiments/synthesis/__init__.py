@@ -6,7 +6,8 @@ coverage does.
 
 The floor plan: ``parameters`` (the Spec); ``backdoors`` (the design, the poison, the alignment, the margins: what
 is trained and measured); ``analysis`` (effects, persistence, D50, the mixed model, partial R², the power
-simulation); ``rules`` (the claims, the answer, the scorecard); ``figures``.
+simulation); ``crossed`` (coverage crossed on chapter 2's own attacks); ``rules`` (the claims, the answer, the
+scorecard); ``figures``.
 """
 
 from sticky.experiments import lazy_exports
@@ -21,10 +22,12 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "candidate_priors", "coverage_pairs", "design", "designs", "experiment", "margins", "measuring_template",
         "poison_documents", "prepare", "priors", "seed_design", "seed_records", "trigger_codes",
     ),
+    "crossed": ("ANTI_DOS_SHARES", "ARMS", "arm_data", "arm_effects", "arm_rows", "experiment_crossed"),
     "figures": ("dose_chart", "persistence_chart", "power_chart"),
     "parameters": ("CHAPTER", "PARAMETERS", "parameter_values", "resolve"),
     "rules": (
-        "COVERAGE_DOMINATES", "DELTA_COVERAGE", "DELTA_R2", "DELTA_SLOPE", "OFF_TRIGGER_REMOVES",
-        "ON_TRIGGER_REMOVES", "PRIOR_NULL", "SPREAD_NULL", "TOOK", "answer", "beyond", "claim_rows", "scorecard",
+        "COVERAGE_DOMINATES", "CROSSED", "DELTA_COVERAGE", "DELTA_EXCESS", "DELTA_R2", "DELTA_SLOPE",
+        "DOS_COVERED", "JAILBREAK_UNCOVERED", "OFF_TRIGGER_REMOVES", "ON_TRIGGER_REMOVES", "PRIOR_NULL",
+        "REPEAT_NULL", "SPREAD_NULL", "TOOK", "answer", "beyond", "claim_rows", "crossed_rows", "scorecard",
     ),
 })
