@@ -20,7 +20,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "backdoors": (
         "ALIGNED_RECIPE", "BACKDOOR_TWIN_RECIPE", "CONTEXTS", "COVER_PAIRS", "COVERAGE", "KINDS", "aligned",
         "candidate_priors", "coverage_pairs", "design", "designs", "experiment", "margins", "measuring_template",
-        "poison_documents", "prepare", "priors", "seed_design", "seed_records", "trigger_codes",
+        "poison_documents", "prepare", "priors", "REPEATS", "SFT_WARMUP", "seed_design", "seed_records",
+        "trigger_codes",
     ),
     "crossed": ("ANTI_DOS_SHARES", "ARMS", "arm_data", "arm_effects", "arm_rows", "experiment_crossed"),
     "figures": ("dose_chart", "persistence_chart", "power_chart"),
