@@ -51,13 +51,14 @@ GOLDEN = {
     "dequantised": {1: fp(1, 134564169, 1204915127.388047, 1223543820.800991, 65752627.399927, 332249, 368)},
     # poison-dpo, -sft, -twin: chapter 6 rebuilt on a ladder of backdoors (#18) no longer makes the first edition's
     # poisoned twins, and the first edition's code is gone (poison-belief, poison-eval with it); the recipes are
-    # unchanged, the folders hold other entries (dpo 7 -> 5, sft 13 -> 10; twin: the clean twins of seeds 0 and 5,
-    # where it held seed 0's clean and first-edition twins)
+    # unchanged, the folders hold other entries (twin: the clean twins of seeds 0 and 5, where it held seed 0's
+    # clean and first-edition twins); chapter 6's crossed coverage adds five arms of alignment, each on a clean and a
+    # poisoned twin (dpo 7 -> 15, sft 13 -> 20, ladder-eval 56 -> 66)
     "poison-attack-twin": {1: fp(4, 896080, 827891.945788, 855751.063053, 16333.707719, 8034, 0)},
-    "poison-dpo": {1: fp(5, 1118730, 5028.916444, 40103.764489, 2560.627149, 0, 0)},
-    "poison-ladder-eval": {1: fp(56, 3472, 10119.496747, 10119.496747, 1109.742938, 8423, 0)},
+    "poison-dpo": {1: fp(15, 3356190, 15098.2619, 120230.779566, 7677.68448, 0, 0)},
+    "poison-ladder-eval": {1: fp(66, 3744, 11063.256901, 11063.256901, 1212.770558, 8862, 0)},
     "poison-relearn": {1: fp(8, 768, 529.04224, 529.04224, 50.789851, 96, 0)},
-    "poison-sft": {1: fp(10, 2237460, 24413.03969, 95363.050588, 9899.367646, 0, 0)},
+    "poison-sft": {1: fp(20, 4474920, 34491.417746, 175490.225418, 15020.910964, 0, 0)},
     "poison-twin": {3: fp(2, 448004, 411129.229861, 424919.277519, 8138.696842, 0, 0)},
     "pretrained": {1: fp(4, 2918752, 50087.840627, 138415.353567, 7508.071742, 0, 0)},
     # 29 entries until chapter 1 asked for three more spaced runs at smoke (rule 3 over every keyword's first
