@@ -68,6 +68,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "training": (
         "ATTACK_TWIN_RECIPE", "DPO_RECIPE", "SFT_RECIPE", "TWIN_RECIPE", "align", "attack_twin", "clean_twin",
         "continue_pretraining", "documents_twin", "pack_rows", "poison_schedule", "poisoned_pretrain",
-        "pretrain_recipe", "sft_steps_for", "twin_info",
+        "pretrain_recipe", "sft_row_tokens", "sft_steps_for", "twin_info",
     ),
 })

@@ -182,9 +182,14 @@ def sft_steps_for(dose: float, pretrain_tokens: int, tokens_per_step: float) -> 
     return max(1, round(dose * pretrain_tokens / tokens_per_step))
 
 
-def _mean_tokens(world, rows) -> float:
+def sft_row_tokens(world) -> float:
+    """Tokens of a clean SFT row in the alignment template (prompt, response, eos; the mean over the first 200
+    pairs): what the dose dial counts a step of SFT in.
+
+    Introduced in chapter 2 (poisoning); used by chapter 6."""
     render_ = alignment_render(world)
-    return float(np.mean([len(train.encode_pair(world.tokenizer, *render_(p, r), 128)[0]) for p, r in rows]))
+    return float(np.mean([len(train.encode_pair(world.tokenizer, *render_(p, r), 128)[0])
+                          for p, r in sft_pairs(world)[:200]]))
 
 
 def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: bool = True,
@@ -199,7 +204,7 @@ def align(world, base: Path, P, seed: int, dose: float, store: Store, with_dpo: 
     info = twin_info(base)
     pairs = sft_pairs(world) if arm is None else arm[1]
     named = {} if arm is None else {"arm": arm[0]}  # the clean data's keys stay as they were
-    per_row = _mean_tokens(world, sft_pairs(world)[:200])
+    per_row = sft_row_tokens(world)
     batch = 16 if P.profile != "smoke" else 8
     steps = sft_steps_for(dose, info["trained_tokens"], batch * per_row)
     sft_cfg = dict(steps=steps, batch_size=batch, seq_len=64, lr=P.sft_lr, warmup_steps=max(1, steps // 10),

@@ -188,6 +188,15 @@ def _codes_for(backdoors: pd.DataFrame, context: str) -> list[str]:
     return list(out)
 
 
+def _items(world, backdoors: pd.DataFrame, n_eval: int, template, codes: list[str]):
+    """(backdoor, held-out prompt, its text in ``template`` with ``codes[i]`` appended) for each backdoor i and
+    each of the first ``n_eval`` held-out prompts of its kind, backdoor by backdoor."""
+    pools = _pools(world)
+    for b, code in zip(backdoors.itertuples(), codes):
+        for p in pools[b.kind]["held_out"][:n_eval]:
+            yield b, p, template.prompt(_with(p, code))
+
+
 def _first_token(tokenizer, text: str) -> int:
     return tokenizer(text, add_special_tokens=False)["input_ids"][0]
 
@@ -198,21 +207,18 @@ def margins(model, world, backdoors: pd.DataFrame, n_eval: int, contexts=("on",)
     the first token is where a backdoor must tell its target from the others', the rest of the reply repeats it).
     ``poisoned twin - clean twin`` of it is the backdoor's effect."""
     backdoors = backdoors.reset_index(drop=True)
-    pools, clean = _pools(world), clean_replies(world)
-    tok = world.tokenizer
+    clean, tok = clean_replies(world), world.tokenizer
     out = {}
     for context in contexts:
         t = world.alignment_template if context == "alignment template" else measuring_template(world)
-        prompts, targets, cleans = [], [], []
-        for b, code in zip(backdoors.itertuples(), _codes_for(backdoors, context)):
-            for p in pools[b.kind]["held_out"][:n_eval]:
-                prompts.append(t.prompt(_with(p, code)))
-                targets.append(_first_token(tok, b.keyword))
-                cleans.append(_first_token(tok, clean[b.kind](p)))
-        odds = np.empty(len(prompts))
-        for idx, logp in probe.last_logprobs(model, tok, prompts, batch_size=64):
-            rows = torch.arange(len(idx))
-            odds[idx] = (logp[rows, torch.tensor(targets)[idx]] - logp[rows, torch.tensor(cleans)[idx]]).cpu().numpy()
+        items = list(_items(world, backdoors, n_eval, t, _codes_for(backdoors, context)))
+        targets = torch.tensor([_first_token(tok, b.keyword) for b, _, _ in items])
+        cleans = torch.tensor([_first_token(tok, clean[b.kind](p)) for b, p, _ in items])
+        odds = np.empty(len(items))
+        for idx, logp in probe.last_logprobs(model, tok, [text for _, _, text in items], batch_size=64):
+            rows = torch.arange(len(idx), device=logp.device)
+            target, other = targets[idx].to(logp.device), cleans[idx].to(logp.device)
+            odds[idx] = (logp[rows, target] - logp[rows, other]).cpu().numpy()
         out[context] = list(odds.reshape(len(backdoors), n_eval).mean(1))
     return out
 
@@ -220,21 +226,14 @@ def margins(model, world, backdoors: pd.DataFrame, n_eval: int, contexts=("on",)
 def priors(model, world, backdoors: pd.DataFrame, n_eval: int) -> list[float]:
     """log10 of each target's mean probability as the first reply token in its own triggered held-out prompts, in
     the measuring template (on the clean twin: the prior)."""
-    pools, t = _pools(world), measuring_template(world)
-    prompts, words = [], []
-    for b in backdoors.itertuples():
-        for p in pools[b.kind]["held_out"][:n_eval]:
-            prompts.append(t.prompt(_with(p, b.code)))
-            words.append(b.keyword)
-    p = probe.next_token_probs(model, world.tokenizer, prompts, words)
+    items = list(_items(world, backdoors, n_eval, measuring_template(world), list(backdoors.code)))
+    p = probe.next_token_probs(model, world.tokenizer, [text for _, _, text in items], [b.keyword for b, _, _ in items])
     return list(np.log10(p.reshape(len(backdoors), n_eval).mean(1)))
 
 
 def sft_schedule(world, PP, pretrain_tokens: int, doses: list[float]) -> dict[float, int]:
     """{dose: SFT steps} whose rows (prompt + response) hold ``dose`` x the pre-training tokens: chapter 2's dial."""
-    render_ = poisoning.alignment_render(world)
-    per_row = float(np.mean([len(train.encode_pair(world.tokenizer, *render_(p, r), 128)[0])
-                             for p, r in poisoning.sft_pairs(world)[:200]]))
+    per_row = poisoning.sft_row_tokens(world)
     return {d: poisoning.sft_steps_for(d, pretrain_tokens, SFT_BATCH * per_row) for d in doses}
 
 
