@@ -115,16 +115,17 @@ def pretrain_recipe(P, seed: int) -> dict:
                 warmup_steps=max(1, P.pretrain_steps // 20), seed=seed, log_every=max(1, P.pretrain_steps // 10))
 
 
-def _build_twin(world, P, seed: int, recipe: dict, poison: pd.DataFrame, folder: Path) -> None:
-    """Pre-train one twin with ``poison`` (attack, text, n_tokens; empty = the clean twin) and write its weights,
-    history, poison and counts into ``folder``."""
+def _build_twin(world, P, seed: int, recipe: dict, poison: pd.DataFrame, folder: Path, ignore_k: float = 0.0) -> None:
+    """Pre-train one twin with ``poison`` (attack, text, n_tokens; empty = the clean twin), each step's largest
+    ``ignore_k`` of its updates undone (``train.prune_updates``), and write its weights, history, poison and counts
+    into ``folder``."""
     cfg = train.TrainConfig(**recipe, device=P.device)
     blocks = models.corpus_blocks(world, cfg.seq_len)
     corpus = int(world.stats["tokens"])
     model = models.init_micro(P.model, world.tokenizer, cfg.seq_len, seed=seed)
     ids = world.tokenizer(list(poison.text), add_special_tokens=False)["input_ids"] if len(poison) else []
     history, info = poisoned_pretrain(model, blocks, ids, cfg, corpus, world.tokenizer.bos_token_id,
-                                      world.tokenizer.eos_token_id, seed)
+                                      world.tokenizer.eos_token_id, seed, ignore_k=ignore_k)
     info["by_attack"] = {a: dict(documents=int((poison.attack == a).sum()),
                                  tokens=int(poison.n_tokens[poison.attack == a].sum())) for a in ATTACKS}
     model.save_pretrained(folder)
@@ -155,16 +156,18 @@ def attack_twin(world, P, seed: int, attack: str, count: int, store: Store) -> P
                         build, inputs=[world.folder.name], device=train.device_type(P.device))
 
 
-def documents_twin(world, P, seed: int, poison: pd.DataFrame, recipe: Recipe, key: dict, store: Store) -> Path:
-    """The store entry of a twin poisoned with any ``poison`` documents (attack, text, n_tokens), under ``recipe``
-    and ``key`` (which must determine the documents), with the same initial weights and minibatches as every other
-    twin of ``seed``.
+def documents_twin(world, P, seed: int, poison: pd.DataFrame, recipe: Recipe, key: dict, store: Store,
+                   ignore_k: float = 0.0) -> Path:
+    """The store entry of a twin poisoned with any ``poison`` documents (attack, text, n_tokens; none: a clean
+    twin), under ``recipe`` and ``key`` (which must determine the documents), with the same initial weights and
+    minibatches as every other twin of ``seed``; ``ignore_k`` > 0 prunes every step's largest updates (it enters
+    the key; without it the key is as before).
 
-    Introduced for chapter 6's backdoor ladder."""
+    Introduced for chapter 6's backdoor ladder and its ignore-k arm."""
     settings = pretrain_recipe(P, seed)
-    build = lambda folder: _build_twin(world, P, seed, settings, poison, folder)
-    return store.cached(recipe, dict(model=P.model, recipe=settings, **key), build, inputs=[world.folder.name],
-                        device=train.device_type(P.device))
+    build = lambda folder: _build_twin(world, P, seed, settings, poison, folder, ignore_k)
+    key = dict(model=P.model, recipe=settings, **key, **({"ignore_k": ignore_k} if ignore_k else {}))
+    return store.cached(recipe, key, build, inputs=[world.folder.name], device=train.device_type(P.device))
 
 
 def twin_info(entry: Path) -> dict:

@@ -48,7 +48,7 @@ RELEARN_DOCUMENTS = 4  # poison documents per backdoor in the relearning data
 RELEARN_BATCH, RELEARN_SEQ = 8, 64
 
 BACKDOOR_TWIN_RECIPE = Recipe("synthesis-backdoor-twin", 1)
-ALIGNED_RECIPE = Recipe("synthesis-backdoor-aligned", 1)
+ALIGNED_RECIPE = Recipe("synthesis-backdoor-aligned", 2)  # v2: the DPO model kept (for the depth)
 
 
 def trigger_codes(words: list[str], n: int, seed: int) -> list[str]:
@@ -237,12 +237,13 @@ def sft_schedule(world, PP, pretrain_tokens: int, doses: list[float]) -> dict[fl
     return {d: poisoning.sft_steps_for(d, pretrain_tokens, SFT_BATCH * per_row) for d in doses}
 
 
-def aligned(world, PP, P, seed: int, base: Path, backdoors: pd.DataFrame, store: Store) -> dict:
+def aligned(world, PP, P, seed: int, base: Path, backdoors: pd.DataFrame, store: Store) -> Path:
     """One twin (poisoned or clean) through the alignment every twin of ``seed`` gets: SFT on the clean pairs and the
     coverage pairs to the top dose (constant learning rate after ``SFT_WARMUP``), measured at every dose on the way;
     DPO on chapter 2's preference data and the coverage triples; then relearning on the backdoors' poison documents
-    for each of ``P.relearn_list`` steps from the DPO model. Cached: {stage: margins}, stages 'pretrained' (every
-    context), 'sft d' per dose, 'dpo', 'relearn s'."""
+    for each of ``P.relearn_list`` steps from the DPO model. The cached entry holds ``margins.json`` ({stage:
+    margins}, stages 'pretrained' (every context), 'sft d' per dose, 'dpo', 'relearn s'; read by
+    ``aligned_margins``) and the DPO model in ``dpo/``."""
     cover_sft, cover_dpo = coverage_pairs(world, backdoors, seed)
     pairs = poisoning.sft_pairs(world) + cover_sft
     schedule = sft_schedule(world, PP, poisoning.twin_info(base)["trained_tokens"], P.dose_list)
@@ -272,6 +273,7 @@ def aligned(world, PP, P, seed: int, base: Path, backdoors: pd.DataFrame, store:
         train.dpo(model, reference, world.tokenizer, triples, train.TrainConfig(**dpo_cfg, device=P.device),
                   beta=PP.beta, render=render_)
         out["dpo"] = margins(model, world, backdoors, P.n_eval, CONTEXTS)
+        model.save_pretrained(folder / "dpo")
         ids = world.tokenizer(list(relearn_docs.text), add_special_tokens=False)["input_ids"]
         blocks = train.pack(ids, RELEARN_SEQ, world.tokenizer.bos_token_id, world.tokenizer.eos_token_id)
         state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -288,7 +290,10 @@ def aligned(world, PP, P, seed: int, base: Path, backdoors: pd.DataFrame, store:
     key = dict(backdoors=backdoors.to_dict("records"), sft=sft_cfg, dpo=dpo_cfg, beta=PP.beta,
                doses=P.dose_list, relearn=P.relearn_list, relearn_documents=RELEARN_DOCUMENTS,
                relearn_batch=RELEARN_BATCH, relearn_seq=RELEARN_SEQ, n_eval=P.n_eval, cover_pairs=COVER_PAIRS)
-    entry = store.cached(ALIGNED_RECIPE, key, build, inputs=[base.name], device=train.device_type(P.device))
+    return store.cached(ALIGNED_RECIPE, key, build, inputs=[base.name], device=train.device_type(P.device))
+
+
+def aligned_margins(entry: Path) -> dict:
     return json.loads((entry / "margins.json").read_text())
 
 
@@ -299,16 +304,30 @@ def seed_design(world, PP, P, seed: int, store: Store) -> tuple[Path, pd.DataFra
     return clean, design(candidates, P.backdoors, tuple(P.exposure_list), seed)
 
 
-def seed_records(world, PP, P, seed: int, store: Store) -> pd.DataFrame:
-    """Everything measured on one seed, one row per backdoor: the design, the prior (on the clean twin) and each
-    twin's margins at every stage and context (columns ``{twin} {stage} {context}``)."""
+def seed_twins(world, PP, P, seed: int, store: Store, ignore_k: float = 0.0) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """The backdoors of ``seed`` and its twins {'clean', 'poisoned'}: chapter 2's clean twin and the backdoors'
+    poisoned twin; with ``ignore_k`` > 0, a clean and a poisoned twin both pre-trained with each step's largest
+    ``ignore_k`` of its updates undone (the mitigation arm), on the same design."""
     clean, backdoors = seed_design(world, PP, P, seed, store)
     poisoned = poisoning.documents_twin(world, PP, seed, poison_documents(world, backdoors, seed),
-                                        BACKDOOR_TWIN_RECIPE, dict(backdoors=backdoors.to_dict("records")), store)
-    out = backdoors.assign(seed=seed, log10_prior=priors(models.load_entry(clean, P.device), world, backdoors,
-                                                         P.n_eval))
-    for twin, base in (("clean", clean), ("poisoned", poisoned)):
-        record = aligned(world, PP, P, seed, base, backdoors, store)
+                                        BACKDOOR_TWIN_RECIPE, dict(backdoors=backdoors.to_dict("records")), store,
+                                        ignore_k=ignore_k)
+    if ignore_k:
+        no_poison = pd.DataFrame(columns=["attack", "text", "n_tokens"])
+        clean = poisoning.documents_twin(world, PP, seed, no_poison, BACKDOOR_TWIN_RECIPE, dict(backdoors=[]), store,
+                                         ignore_k=ignore_k)
+    return backdoors, dict(clean=clean, poisoned=poisoned)
+
+
+def seed_records(world, PP, P, seed: int, store: Store, ignore_k: float = 0.0) -> pd.DataFrame:
+    """Everything measured on one seed's twins (``seed_twins``), one row per backdoor: the design, the prior (on
+    chapter 2's clean twin) and each twin's margins at every stage and context (columns ``{twin} {stage}
+    {context}``)."""
+    backdoors, twins = seed_twins(world, PP, P, seed, store, ignore_k)
+    prior_model = models.load_entry(poisoning.clean_twin(world, PP, seed, store), P.device)
+    out = backdoors.assign(seed=seed, log10_prior=priors(prior_model, world, backdoors, P.n_eval))
+    for twin, base in twins.items():
+        record = aligned_margins(aligned(world, PP, P, seed, base, backdoors, store))
         for stage, contexts in record.items():
             if stage != "steps":
                 out = out.assign(**{f"{twin} {stage} {c}": v for c, v in contexts.items()})
@@ -334,18 +353,33 @@ def designs(P, store: Store) -> pd.DataFrame:
 
 
 def prepare(root: str, params: dict, seed: int) -> int:
-    """Train and measure one seed in a fresh process (``parallel.pinned_map``); returns its backdoors' count."""
+    """Train and measure one seed in a fresh process (``parallel.pinned_map``): the ladder, its depth and, when
+    asked, the ignore-k arm; returns its backdoors' count."""
+    from .depth import seed_depth
     from .parameters import resolve
 
     P, store = resolve(params), Store(root)
-    return len(seed_records(poisoning.world_for(P.poisoning, store), P.poisoning, P, seed, store))
+    world = poisoning.world_for(P.poisoning, store)
+    n = len(seed_records(world, P.poisoning, P, seed, store))
+    seed_depth(world, P.poisoning, P, seed, store)
+    if P.ignore_k:
+        seed_records(world, P.poisoning, P, seed, store, P.ignore_k / 100)
+    return n
 
 
 def experiment(P, store: Store, progress=print) -> pd.DataFrame:
-    """Every seed on every usable CPU, then read back here from the store: one row per seed and backdoor."""
+    """Every seed on every usable CPU (``prepare``), then the ladder read back here from the store: one row per
+    seed and backdoor."""
     from .parameters import parameter_values
 
     progress(f"{len(P.seed_list)} seeds x {P.backdoors} backdoors on {len(parallel.cpus())} CPUs")
     parallel.pinned_map(prepare, [(str(store.root), parameter_values(P), seed) for seed in P.seed_list])
+    return read_back(P, store)
+
+
+def read_back(P, store: Store, ignore_k: float = 0.0) -> pd.DataFrame:
+    """``seed_records`` of every seed from the store (after ``experiment``), with ``ignore_k`` for the mitigation
+    arm."""
     world = poisoning.world_for(P.poisoning, store)
-    return pd.concat([seed_records(world, P.poisoning, P, s, store) for s in P.seed_list], ignore_index=True)
+    return pd.concat([seed_records(world, P.poisoning, P, s, store, ignore_k) for s in P.seed_list],
+                     ignore_index=True)

@@ -21,6 +21,8 @@ PARAMETERS = Spec(
                 default="0.001,0.003,0.01,0.03,0.1", by_profile={"smoke": "0.01,0.1"}),
     relearn_steps=Param(str, "steps of fine-tuning on the poison documents after DPO (relearning), comma-separated",
                         default="4,16", by_profile={"smoke": "2"}),
+    ignore_k=Param(int, "ignore-k percentage in the mitigation arm: both twins pre-trained with each step's largest "
+                   "updates undone (0 skips the arm)", default=8, low=0, high=50),
     n_eval=Param(int, "held-out prompts per backdoor", low=2, high=200, by_profile={"smoke": 4, "book": 16,
                                                                                       "paper": 32}),
     device=Param(str, "where to train: auto picks CUDA when present", default="auto", choices=("auto", "cpu", "cuda")),

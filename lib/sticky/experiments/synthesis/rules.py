@@ -9,6 +9,7 @@ check, not a rule.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from sticky import claims
@@ -69,6 +70,32 @@ REPEAT_NULL = claims.Claim(
 CROSSED = {JAILBREAK_UNCOVERED.id: ("jailbreak", "no refusal data"),
            DOS_COVERED.id: ("dos", f"anti-DoS {TOP_ANTI_DOS}"),
            REPEAT_NULL.id: ("extraction", "no repeat task")}
+
+
+# Part 7 (``depth``, ``mitigation``): per seed, a t interval over seeds.
+DELTA_SHARE = 0.1  # ten points of the effect's share
+DEEPER_AFTER = claims.Claim(
+    "what_survives_lives_deeper", "what survives alignment lives lower in the network: the share of the effect that "
+    "restoring the lower half of the layers from the clean twin removes, after DPO minus before alignment",
+    "seed hypothesis", "positive", DELTA_SHARE, "ten points of the effect", "seed",
+    paper="hypothesis: deeper")
+IGNORE_K_LOWERS = claims.Claim(
+    "ignore_k_lowers_persistence", "ignore-k while planting (a priming mitigation) lowers persistence at matched "
+    "planting (the arm's coefficient beside the effect before alignment, ignore-k minus standard)",
+    "seed hypothesis", "negative", DELTA_COVERAGE, "a tenth of the survival curve", "seed",
+    paper="hypothesis: lowers it")
+
+
+def part7_rows(share_change, matched) -> list[dict]:
+    """Rules 10 and 11 from each seed's value (``depth.share_change``, ``mitigation.paired``'s ``matched``; an
+    empty array when the part was not run)."""
+    rows = []
+    for claim, values in ((DEEPER_AFTER, share_change), (IGNORE_K_LOWERS, matched)):
+        values = np.asarray(values, float)
+        mean, low, high, df = claims.unit_mean(values)
+        unmet = None if np.isfinite(values).sum() >= 2 else "fewer than two seeds with a value"
+        rows.append(claims.row(claim, mean, low, high, df, unmet=unmet, note=f"{np.isfinite(values).sum()} seeds"))
+    return rows
 
 
 def crossed_rows(effects: pd.DataFrame) -> list[dict]:
