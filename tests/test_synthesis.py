@@ -244,3 +244,76 @@ def test_crossed_effects_and_rows_by_hand():
     assert row["verdict"] == "reproduced"
     assert out["anti_dos_data_removes_dos"]["verdict"] == "not reproduced"  # it rose: the other side
     assert out["repeat_task_does_not_explain_extraction"]["verdict"] == "not reproduced"  # a change beyond the band
+
+
+def test_depth_units_split_the_layers_and_leave_the_tied_embedding_alone(world):
+    from sticky import models
+
+    names = [n for n, _ in models.init_micro("micro-m", world.tokenizer, 16, seed=0).named_parameters()]
+    units = sy.units(4)
+    chosen = {u: {n for n in names if f(n)} for u, f in units.items()}
+    assert chosen["embedding"] == {"model.embed_tokens.weight"}  # the tied output layer is this parameter
+    assert {sy.layer_of(n) for n in chosen["lower half"]} == {0, 1}
+    assert {sy.layer_of(n) for n in chosen["upper half"]} - {None} == {2, 3}
+    assert "model.norm.weight" in chosen["upper half"]
+    assert not chosen["embedding"] & (chosen["lower half"] | chosen["upper half"])
+    assert chosen["all layers"] == chosen["lower half"] | chosen["upper half"]
+    assert chosen["all layers"] | chosen["embedding"] == set(names)
+
+
+def _depth(stage, poisoned, clean, restored, unit="lower half", seed=0):
+    return pd.DataFrame(dict(seed=seed, backdoor=range(len(poisoned)), stage=stage, unit=unit, poisoned=poisoned,
+                             clean=clean, restored=restored))
+
+
+def test_depth_shares_by_hand():
+    eff = pd.DataFrame(dict(seed=0, backdoor=range(3), took=[True, True, False]))
+    depth = pd.concat([
+        # before: effects 4 and 2 (the third did not take); the restore removes 1 and 2: 3 / 6
+        _depth("pretrained", [4.0, 2.0, 9.0], [0.0, 0.0, 0.0], [3.0, 0.0, 0.0]),
+        # after: effects 2 and 0.1 (under MIN_EFFECT: nothing left to locate); the restore removes 1.5 of 2
+        _depth("dpo", [2.0, 0.1, 9.0], [0.0, 0.0, 0.0], [0.5, 0.0, 0.0]),
+    ])
+    sh = sy.shares(depth, eff).set_index("stage")
+    assert sh.loc["pretrained", "share"] == pytest.approx(0.5) and sh.loc["pretrained", "backdoors"] == 2
+    assert sh.loc["dpo", "share"] == pytest.approx(0.75) and sh.loc["dpo", "backdoors"] == 1
+    assert sy.share_change(sh.reset_index()) == pytest.approx([0.25])
+    per = sy.backdoor_shares(depth)
+    assert per.share.iloc[:2].tolist() == pytest.approx([0.25, 1.0])
+
+
+def _arm(rng, seed, k, n=48):
+    """An arm's effects: ignore-k (k = 1) plants less (effect before 1.5 lower) and lowers persistence by 0.2 at
+    equal planting; persistence also rises with the planted effect (0.05 per unit), the confound."""
+    count = np.tile([8, 32], n // 2)
+    effect = rng.normal(4.0, 1.0, n) + np.log2(count) * 0.5 - 1.5 * k
+    persistence = 0.3 + 0.05 * effect - 0.2 * k + rng.normal(0, 0.02, n)
+    return pd.DataFrame(dict(seed=seed, backdoor=range(n), took=True, effect_before=effect, spread=0.1 - 0.05 * k,
+                             persistence=persistence, log2_exposures=np.log2(count),
+                             coverage=np.tile(list(sy.COVERAGE), n // 3), kind=np.repeat(list(sy.KINDS), n // 2)))
+
+
+def test_matched_planting_removes_the_planting_confound():
+    rng = np.random.default_rng(0)
+    std = pd.concat([_arm(rng, s, 0) for s in range(5)])
+    pruned = pd.concat([_arm(rng, s, 1) for s in range(5)])
+    p = sy.paired(std, pruned)
+    assert p.planting.mean() == pytest.approx(-1.5, abs=0.3) and p.spread.mean() == pytest.approx(-0.05)
+    assert p.persistence.mean() == pytest.approx(-0.2 - 0.05 * 1.5, abs=0.03)  # raw: the arm and the confound
+    assert p.matched.to_numpy() == pytest.approx(-0.2, abs=0.03)  # at matched planting: the arm alone
+
+
+def test_part7_rules_error_rates_by_simulation():
+    # rules 10 and 11 on 5 seeds (t over seeds) with a seed SD of 0.05: no change is not called a change (at most
+    # the interval's 2.5% tail), a change of three times the band almost always is
+    rng = np.random.default_rng(1)
+    verdicts = lambda true: [sy.part7_rows(rng.normal(true, 0.05, 5), rng.normal(-true, 0.05, 5))
+                             for _ in range(400)]
+    null = verdicts(0.0)
+    for i in (0, 1):
+        assert np.mean([rows[i]["verdict"] == "reproduced" for rows in null]) <= 0.03
+    big = verdicts(3 * sy.DELTA_SHARE)
+    for i in (0, 1):
+        assert np.mean([rows[i]["verdict"] == "reproduced" for rows in big]) >= 0.95
+    one_seed = sy.part7_rows(np.array([0.5]), np.array([np.nan, np.nan]))
+    assert all(r["verdict"] == "inconclusive" and "fewer than two seeds" in r["reason"] for r in one_seed)

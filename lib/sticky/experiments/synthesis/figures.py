@@ -62,3 +62,19 @@ def power_chart(power: pd.DataFrame, delta: float):
     rules = alt.Chart(pd.DataFrame({"x": [delta]})).mark_rule(color="gray").encode(x="x:Q")
     return alt.layer(lines, rules).properties(width=plots.WIDTH, height=220)
 
+
+
+def depth_chart(shares: pd.DataFrame, title: str):
+    """The share of the effect each unit removes when restored from the clean twin, before alignment and after DPO:
+    each seed a point, the mean over seeds a bar."""
+    import altair as alt
+
+    d = shares.assign(stage=shares.stage.map({"pretrained": "before alignment", "dpo": "after DPO"}))
+    x = alt.X("stage:N", sort=["before alignment", "after DPO"], title=None)
+    bars = alt.Chart(d).mark_bar(opacity=0.5).encode(x=x, y=alt.Y("mean(share):Q", title="share of the effect removed"),
+                                                    color=alt.Color("stage:N", legend=None))
+    points = alt.Chart(d).mark_point(filled=True, color="black", size=25).encode(x=x, y="share:Q",
+                                                                                 tooltip=["seed", "share", "backdoors"])
+    return alt.layer(bars, points).properties(width=110, height=220).facet(
+        column=alt.Column("unit:N", sort=["lower half", "upper half", "all layers", "embedding"], title=None)
+    ).properties(title=title)
