@@ -67,8 +67,11 @@ GOLDEN = {
     "proxy-eval": {1: fp(3, 864, 2512.0, 2512.0, 125.262913, 22168, 0)},
     "proxy-sft": {1: fp(6, 4375008, 6483.411167, 139569.767585, 7393.317603, 0, 0)},
     "real-background": {1: fp(1, 0, 0.0, 0.0, 0.0, 760, 0)},
-    "synthesis-backdoor-aligned": {1: fp(2, 340, -332.285457, 474.89621, 19.726432, 0, 0)},
-    "synthesis-backdoor-twin": {1: fp(1, 224079, 208292.914296, 215194.077905, 4135.025387, 7003, 0)},
+    # v2 keeps the DPO model (the depth restores it); the ignore-k arm aligns two more twins (2 -> 4 entries)
+    "synthesis-backdoor-aligned": {2: fp(4, 895656, 2751.369676, 31601.861931, 1692.808119, 0, 0)},
+    # 1 entry until the ignore-k arm added its clean and poisoned twins (the standard twin's key is unchanged)
+    "synthesis-backdoor-twin": {1: fp(3, 672160, 622271.678958, 641856.666526, 12285.619348, 14006, 0)},
+    "synthesis-depth": {1: fp(2, 144, -137.923566, 178.755001, 8.408938, 0, 0)},
     "world": {1: fp(1, 1999, 1763769.2, 1763769.2, 67439.32475, 12406, 1171789)},
 }
 
