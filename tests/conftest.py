@@ -26,7 +26,7 @@ def executed():
     shared = os.environ["STICKY_CACHE"]
     os.environ["STICKY_CACHE"] = str(CHAPTER_CACHE)
     try:
-        return {ch.name: chapters.execute(ch, {"profile": "smoke"}) for ch in chapters.all_chapters()}
+        return {ch.name: chapters.execute(ch, {"profile": "smoke"}, book=True) for ch in chapters.all_chapters()}
     finally:
         os.environ["STICKY_CACHE"] = shared
 

@@ -35,12 +35,14 @@ CASES = [
     (["run", "synthesis", "-p", "backdoors", "20"], ["'backdoors'", "a multiple of 12"]),
     (["run", "synthesis", "-p", "exposures", "8"], ["'exposures'", "two different counts"]),
     (["run", "synthesis", "-p", "doses", "0.1,2"], ["'doses'"]),
+    (["run", "synthesis", "-p", "ignore_k", "60"], ["'ignore_k'", "[0, 50]"]),
     (["build", "-p", "no_such_param", "1"], ["'no_such_param'"]),
     # a value that starts with "-" reaches the chapter's own check (argparse used to take it for an option)
     (["run", "context", "-p", "scale_factors", "-2,x"], ["scale_factors"]),
     (["run", "intro", "-p", "seed", "1", "-p", "seed", "2"], ["'seed' given twice", "each parameter once"]),
     (["build", "--only"], ["--only names no chapter"]),
     (["list", "--profile", "Book"], ["'Book'", "smoke, book, paper"]),
+    (["list", "nope"], ["unknown chapter", "allowed: intro"]),
 ]
 
 

@@ -65,18 +65,24 @@ def test_cli_unknown_chapter():
 
 
 @pytest.mark.slow
-def test_cli_run_writes_executed_notebook(tmp_path):
-    out = tmp_path / "intro.ipynb"
-    run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke", "-o", str(out)], capture_output=True,
-                         text=True)
+def test_cli_run_writes_its_own_folder_and_never_the_book(tmp_path):
+    env = dict(os.environ, STICKY_BUILD=str(tmp_path), STICKY_FIGURES=str(tmp_path / "book-figures"),
+               STICKY_TIMINGS=str(tmp_path / "timings.json"))
+    run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
+    (out,) = (tmp_path / "_build" / "runs").glob("intro-*/00_intro.ipynb")
+    assert Path(run.stdout.strip().splitlines()[-1]) == out
     nb = nbformat.read(out, as_version=4)
-    assert nb.metadata["sticky"]["parameters"] == {"profile": "smoke"}
-    assert not list(tmp_path.glob(".*")), "no temporary notebook is left behind"
-    # the re-run box, drawn again after the run, reports the run that made this page
+    assert nb.metadata["sticky"]["parameters"] == {"profile": "smoke"} and nb.metadata["sticky"]["book"] is False
+    assert list((out.parent / "figures" / "intro").glob("*.svg")), "the run's figures are in its own folder"
+    assert not (tmp_path / "book-figures").exists() and not (tmp_path / "_build" / "book").exists()
+    assert not (tmp_path / "timings.json").exists(), "a reader's run does not rewrite the book's run times"
+    assert not list(out.parent.glob(".*")), "no temporary notebook is left behind"
+    # the re-run box, drawn again after the run, reports the run that made this page and its parameters
     (box,) = [c.outputs[0].data["text/markdown"] for c in nb.cells if "rerun_box(" in c.source]
     seconds = nb.metadata["sticky"]["seconds"]
     assert f"This page was made by a run of {chapters._duration(seconds)}" in box
+    assert "with `-p profile smoke`." in box
 
 
 @pytest.mark.slow
@@ -151,7 +157,8 @@ def test_rerun_box_reports_measured_time(tmp_path, monkeypatch):
     assert "`smoke` 12 s on" in box
     assert "`book` 2.1 min on" in box and "training and measuring" in box and "9 s on" in box
     assert "2.1 min on 2 CPUs" in box and "9 s on 1 CPU with" in box and "This page" not in box
-    assert "This page was made by a run of 2.1 min on 2 CPUs." in chapters.rerun_box("intro", this_run=(125.0, 2))
+    assert "This page was made by a run of 2.1 min on 2 CPUs, with no parameters" in chapters.rerun_box(
+        "intro", this_run=(125.0, 2, {}))
 
 
 def test_repository_buttons_only_when_the_repository_is_known(tmp_path):
@@ -202,3 +209,12 @@ def test_lazy_exports_refuses_what_would_break_it():
         lazy_exports("p", {"real": ("real_track")})  # a string, not a one-name tuple
     with pytest.raises(ValueError, match="module names too"):
         lazy_exports("p", {"localisation": ("localisation",)})  # importing the module would shadow the function
+
+
+def test_list_names_one_chapter_and_its_parameters(capsys):
+    from sticky import cli
+
+    assert cli.main(["list", "synthesis"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("synthesis ") and len([x for x in lines if not x.startswith(" ")]) == 1
+    assert {x.split()[0] for x in lines[1:]} == set(chapters.find("synthesis").parameters)

@@ -41,6 +41,19 @@ def test_chapter7_reads_every_written_row_and_names_the_missing(tmp_path, monkey
     assert chapter7.verdict_chart(rows).to_dict()["title"] == "1 of 2 claims reproduced (design checks not counted)"
 
 
+def test_chapter7_reads_the_books_rows_at_one_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("STICKY_FIGURES", str(tmp_path / "book"))  # the book's runs write here
+    scorecard.write(scorecard.frame("priming", [ROW], "book"), "priming")
+    scorecard.write(scorecard.frame("poisoning", [ROW], "smoke"), "poisoning")
+    # a reader's own run of chapter 7 writes elsewhere (chapters.execute sets both); it reads the book's rows
+    monkeypatch.setenv("STICKY_FIGURES", str(tmp_path / "run"))
+    monkeypatch.setenv("STICKY_BOOK_FIGURES", str(tmp_path / "book"))
+    rows, missing = chapter7.collect("book")
+    assert set(rows.chapter) == {"priming"} and set(rows.profile) == {"book"}  # never a mix of profiles
+    assert "02_poisoning" in missing and "01_priming" not in missing
+    assert set(chapter7.collect()[0].chapter) == {"priming", "poisoning"}  # no profile named: every row
+
+
 def test_kinds_counts_and_review_changes(tmp_path, monkeypatch):
     """Design checks are listed and never counted; the review table keeps the v1 verdict beside the new one."""
     monkeypatch.setenv("STICKY_FIGURES", str(tmp_path))

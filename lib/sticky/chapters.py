@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -19,6 +21,7 @@ CHAPTERS = ROOT / "chapters"
 # Build products go under $STICKY_BUILD/_build (tests point it at a temporary folder).
 BUILD = Path(os.environ.get("STICKY_BUILD") or ROOT) / "_build"
 EXECUTED = BUILD / "book"  # papermill outputs + book config: the source Jupyter Book builds from
+RUNS = BUILD / "runs"  # the reader's own runs (``sticky run``): one folder per chapter and parameters
 # Wall time of each chapter's last run at each profile's defaults, shown in its re-run box.
 TIMINGS = Path(os.environ.get("STICKY_TIMINGS") or CHAPTERS / "timings.json")
 
@@ -68,8 +71,36 @@ def find(name: str) -> Chapter:
     raise ValueError(f"unknown chapter {name!r}; allowed: {', '.join(c.name for c in chapters)}")
 
 
-def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None) -> Path:
+def run_folder(chapter: Chapter, params: dict[str, Any]) -> Path:
+    """Where a reader's own run of ``chapter`` with ``params`` writes: ``RUNS/<chapter>-<hash of the params>``."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return RUNS / f"{chapter.name}-{digest}"
+
+
+@contextlib.contextmanager
+def _environment(**values: str):
+    """``os.environ`` with ``values`` set while the block runs (the kernel papermill starts inherits them)."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None, *, book: bool = False) -> Path:
     """Run ``chapter`` with papermill after validating ``params``; return the executed notebook.
+
+    ``book``: a run of the book (``sticky build``, ``make book``): the notebook goes to ``chapter.executed`` (or
+    ``output``), the figures and scorecard rows to the figures folder, and a run at a profile's own defaults
+    records its time in ``TIMINGS`` for the re-run boxes. Otherwise a reader's own run (``sticky run``, a sweep
+    point): the notebook goes to ``output`` or into ``run_folder``, its figures and scorecard rows into
+    ``figures/`` beside it, and nothing the book reads is written (the scorecard chapter still reads the book's
+    rows).
 
     The output is written to a temporary name and renamed when execution succeeds, so a failed or
     interrupted run never leaves a notebook that looks finished.
@@ -83,10 +114,15 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
                              "cpu, or cuda on a machine with an NVIDIA GPU and a CUDA build of torch")
     Store()  # and so does a cache folder that cannot be written
     read_timings()  # and a timings file that a run could not update
-    output = Path(output or chapter.executed)
-    # and folders the run could not write into (the figures' folder as the kernel, in ROOT, resolves it)
+    book_figures = ROOT / os.environ.get("STICKY_FIGURES", "figures")  # as the kernel, in ROOT, resolves it
+    if book:
+        output, figures = Path(output or chapter.executed), book_figures
+    else:
+        output = Path(output) if output else run_folder(chapter, params) / f"{chapter.stem}.ipynb"
+        figures = output.parent.resolve() / "figures"
+    # and folders the run could not write into
     ensure_writable(output.parent, "the executed notebook's folder", "-o, or $STICKY_BUILD")
-    ensure_writable(ROOT / os.environ.get("STICKY_FIGURES", "figures"), "the figures folder", "$STICKY_FIGURES")
+    ensure_writable(figures, "the figures folder", "-o" if not book else "$STICKY_FIGURES")
     import jupytext
     import nbformat
     import papermill
@@ -100,14 +136,15 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     entries_before = _cache_entries()
     started = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(partial),
-            parameters=params,
-            kernel_name="python3",
-            cwd=str(ROOT),
-            progress_bar=False,
-        )
+        with _environment(STICKY_FIGURES=str(figures), STICKY_BOOK_FIGURES=str(book_figures)):
+            papermill.execute_notebook(
+                str(source),
+                str(partial),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(ROOT),
+                progress_bar=False,
+            )
     finally:
         source.unlink(missing_ok=True)
     executed = nbformat.read(partial, as_version=4)
@@ -119,24 +156,25 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     from sticky.train import usable_cpus  # torch, imported only once a chapter has run
 
     cpus = usable_cpus()
-    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": cpus}
-    if set(params) <= {"profile"}:  # only a run at a profile's own defaults times that profile
-        cache = "built" if _cache_entries() > entries_before else "reused"
+    cache = "built" if _cache_entries() > entries_before else "reused"
+    executed.metadata["sticky"] = {"parameters": params, "seconds": seconds, "cpus": cpus, "cache": cache,
+                                   "book": book}
+    if book and set(params) <= {"profile"}:  # only the book's run at a profile's own defaults times that profile
         _record_timing(chapter.name, params.get("profile", "book"), cache, seconds, cpus)
-    _refresh_rerun_box(executed, chapter.name, seconds, cpus)
+    _refresh_rerun_box(executed, chapter.name, seconds, cpus, params)
     nbformat.write(executed, partial)
     os.replace(partial, output)
     return output
 
 
-def _refresh_rerun_box(notebook, name: str, seconds: float, cpus: int) -> None:
+def _refresh_rerun_box(notebook, name: str, seconds: float, cpus: int, params: dict[str, Any]) -> None:
     """The re-run box is drawn by the chapter's first cell, before the run it reports on has been timed: draw it
-    again afterwards, with this run's own time, so the page shows the run that produced it."""
+    again afterwards, with this run's own time and parameters, so the page shows the run that produced it."""
     import nbformat
 
     for cell in notebook.cells:
         if cell.cell_type == "code" and "rerun_box(" in cell.source:
-            box = rerun_box(name, this_run=(seconds, cpus))
+            box = rerun_box(name, this_run=(seconds, cpus, params))
             cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": box, "text/plain": box})]
 
 
@@ -191,9 +229,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def rerun_box(name: str, this_run: tuple[float, int] | None = None) -> str:
+def run_parameters(params: dict[str, Any]) -> str:
+    """``params`` as the command line that sets them: `-p profile smoke -p seeds 2`."""
+    return " ".join(f"-p {k} {v}" for k, v in params.items())
+
+
+def rerun_box(name: str, this_run: tuple[float, int, dict] | None = None) -> str:
     """MyST for the box atop a chapter: how to re-run it, its parameters, how long it took, and (``this_run``:
-    seconds, CPUs) how long the run that made this page took."""
+    seconds, CPUs, parameters) the run that made this page: its time and the parameters it ran with."""
     chapter = find(name)
     timings = read_timings().get(chapter.name, {})
     took = "; ".join(
@@ -203,8 +246,12 @@ def rerun_box(name: str, this_run: tuple[float, int] | None = None) -> str:
         )
         for profile, runs in sorted(timings.items(), key=lambda kv: PROFILES.index(kv[0]))
     ) or "not measured yet"
-    this = (f" This page was made by a run of {_duration(this_run[0])} on {this_run[1]} "
-            f"CPU{'s' if this_run[1] != 1 else ''}." if this_run else "")
+    this = ""
+    if this_run:
+        seconds, cpus, params = this_run
+        given = f"`{run_parameters(params)}`" if params else "no parameters (the `book` profile's defaults)"
+        this = (f" This page was made by a run of {_duration(seconds)} on {cpus} CPU{'s' if cpus != 1 else ''}, "
+                f"with {given}.")
     rows = "\n".join(
         f"| `{r['name']}` | `{r['default']!r}` | {r['allowed']} | {r['meaning']} |"
         for r in chapter.parameters.describe("book")

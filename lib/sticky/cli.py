@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_list(args: argparse.Namespace) -> None:
     if args.profile not in PROFILES:
         raise ValueError(f"profile {args.profile!r}; allowed: {', '.join(PROFILES)}")
-    for ch in chapters.all_chapters():
+    for ch in [chapters.find(args.chapter)] if args.chapter else chapters.all_chapters():
         print(f"{ch.name:12s} {ch.source.relative_to(chapters.ROOT)}")
         for row in ch.parameters.describe(args.profile):
             print(f"    {row['name']:16s} = {row['default']!r:12}  {row['meaning']} ({row['allowed']})")
@@ -74,7 +74,7 @@ def cmd_build(args: argparse.Namespace) -> None:
         ch.validate(own)
     for ch, own in plan:
         print(f"executing {ch.stem} with {own}", flush=True)
-        chapters.execute(ch, own)
+        chapters.execute(ch, own, book=True)
     print(book.build_html())
 
 
@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute one chapter with papermill")
     run.add_argument("chapter", help="name (priming), number (01) or stem (01_priming)")
     run.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
-    run.add_argument("-o", "--output", help="executed notebook (default _build/book/chapters/NN_name.ipynb)")
+    run.add_argument("-o", "--output", help="executed notebook, its figures beside it in figures/ (default: "
+                     "_build/runs/<chapter>-<hash of the parameters>/NN_name.ipynb; the book is never written)")
     run.set_defaults(func=cmd_run)
 
     build = sub.add_parser("build", help="execute every chapter, then build the HTML book")
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     shots.set_defaults(func=cmd_screenshots)
 
     ls = sub.add_parser("list", help="chapters and their parameters")
+    ls.add_argument("chapter", nargs="?", help="only this chapter: name, number or stem")
     ls.add_argument("--profile", default="book")
     ls.set_defaults(func=cmd_list)
 

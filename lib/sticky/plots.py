@@ -16,7 +16,14 @@ WIDTH, HEIGHT = 520, 300
 
 
 def figures_root() -> Path:
+    """Where this run writes its figures and scorecard rows (``chapters.execute`` sets it for the kernel)."""
     return Path(os.environ.get("STICKY_FIGURES", "figures"))
+
+
+def book_figures_root() -> Path:
+    """Where the book's figures and scorecard rows are: in a run of the book, ``figures_root``; in a reader's own
+    run, the book's folder still (the scorecard chapter reads the book's rows, not the run's)."""
+    return Path(os.environ.get("STICKY_BOOK_FIGURES") or figures_root())
 
 
 class SavedFigure(dict):

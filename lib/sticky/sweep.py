@@ -54,7 +54,6 @@ def point_name(params: dict, grid: dict[str, list]) -> str:
 def _run_point(chapter_name: str, params: dict, folder: str) -> dict:
     """One grid point, in a Ray worker: execute the chapter, return its scorecard rows or its error."""
     folder = Path(folder)
-    os.environ["STICKY_FIGURES"] = str(folder / "figures")  # the kernel inherits it: figures stay per point
     try:
         chapters.execute(chapters.find(chapter_name), params, folder / "executed.ipynb")
     except Exception as err:  # reported with the point; the other points go on

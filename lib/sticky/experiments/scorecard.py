@@ -15,15 +15,18 @@ from sticky.params import Spec
 PARAMETERS = Spec()  # the scorecard only reads what the other chapters wrote at their own profiles
 
 
-def collect() -> tuple[pd.DataFrame, list[str]]:
-    """All scorecard rows in chapter order, and the chapters with claims that have not written theirs."""
+def collect(profile: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """All scorecard rows of the book (``plots.book_figures_root``) in chapter order, only those of runs at
+    ``profile`` when one is named (a table never mixes profiles), and the chapters with claims that have none."""
     frames, missing = [], []
     for chapter in chapters.all_chapters():
         if chapter.name in ("intro", "scorecard"):
             continue  # the intro makes no claims; this chapter only collects
-        path = plots.figures_root() / chapter.name / "scorecard.csv"
-        if path.exists():
-            frames.append(pd.read_csv(path).assign(page=f"{chapter.stem}.html"))
+        path = plots.book_figures_root() / chapter.name / "scorecard.csv"
+        rows = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["profile"])
+        rows = rows[rows.profile.astype(str) == profile] if profile is not None else rows
+        if len(rows):
+            frames.append(rows.assign(page=f"{chapter.stem}.html"))
         else:
             missing.append(chapter.stem)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*scorecards.COLUMNS, "page"])

@@ -16,7 +16,8 @@ Counts, arms and targets are crossed and randomised within each model (``design`
 
 ``prepare`` trains one seed: the poisoned twin, then the same alignment for it and for the clean twin (one SFT run
 to the top dose, measured at every dose on the way, then DPO, then relearning), measuring every backdoor's margin
-(``margins``) at each stage.
+(``margins``) at each stage; then the depth restores (``depth``) and the ignore-k arm's twins, aligned alike
+(``mitigation``).
 """
 
 from __future__ import annotations
