@@ -80,14 +80,19 @@ def test_cuda_without_a_cuda_device_is_refused_before_any_work(capsys, tmp_path)
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("where", ["-o", "STICKY_FIGURES"])
+@pytest.mark.parametrize("where", ["-o", "figures beside -o", "STICKY_FIGURES"])
 def test_an_output_folder_that_cannot_be_written_is_one_line(where, tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    out = blocker / "x.ipynb" if where == "-o" else tmp_path / "out" / "x.ipynb"
-    if where == "STICKY_FIGURES":
+    if where == "-o":  # a reader's run: the notebook's folder
+        argv = ["run", "intro", "-o", str(blocker / "x.ipynb")]
+    elif where == "figures beside -o":  # a reader's run: its figures go beside its notebook
+        argv = ["run", "intro", "-o", str(tmp_path / "x.ipynb")]
+        blocker = blocker.rename(tmp_path / "figures")
+    else:  # the book's run: the figures folder
         monkeypatch.setenv("STICKY_FIGURES", str(blocker / "figures"))
-    assert cli.main(["run", "intro", "-o", str(out)]) == 2
+        argv = ["build", "--only", "intro"]
+    assert cli.main(argv) == 2
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and str(blocker) in line and "not writable" in line and "allowed" in line
 
