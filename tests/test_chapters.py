@@ -37,8 +37,14 @@ def test_help_notebook_lists_every_parameter(chapter, tmp_path):
     nbformat.write(jupytext.read(chapter.source), notebook)
     text = subprocess.run([PAPERMILL, "--help-notebook", str(notebook)], capture_output=True, text=True,
                           check=True).stdout
-    listed = set(re.findall(r"^  (\w+): ", text, flags=re.M))
-    assert listed == set(chapter.parameters), "the parameters cell and the chapter's Spec must name the same parameters"
+    listed = dict(re.findall(r"^  (\w+): (\w+) \(default", text, flags=re.M))
+    assert set(listed) == set(chapter.parameters), "the parameters cell and the Spec must name the same parameters"
+    assert listed == {n: p.kind.__name__ for n, p in chapter.parameters.items()}, "each typed as its Spec says"
+    cell = re.search(r":tags: \[parameters\]\n\n(.*?)\n```", chapter.source.read_text(), flags=re.S).group(1)
+    for line in cell.splitlines():  # a None names what it becomes, at each profile where that differs
+        name = line.split(":")[0]
+        if " = None  #" in line and not chapter.parameters[name].nullable:
+            assert "(None: " in line, f"{name}: the help of a None says what the profile sets"
 
 
 @pytest.mark.parametrize(
@@ -144,6 +150,8 @@ def test_chapter_cites_and_has_rerun_box_matching_its_parameters(chapter):
     assert f'rerun_box("{chapter.name}")' in text
     box = chapters.rerun_box(chapter.name)
     assert re.findall(r"^\| `(\w+)` \|", box, flags=re.M) == list(chapter.parameters)
+    rows = [row for row in box.splitlines() if row.startswith("| `")]
+    assert all(len(re.split(r"(?<!\\)\|", row)) == 6 for row in rows), "every row has its four cells"
     assert f"sticky run {chapter.name}" in box
 
 

@@ -252,8 +252,9 @@ def rerun_box(name: str, this_run: tuple[float, int, dict] | None = None) -> str
         given = f"`{run_parameters(params)}`" if params else "no parameters (the `book` profile's defaults)"
         this = (f" This page was made by a run of {_duration(seconds)} on {cpus} CPU{'s' if cpus != 1 else ''}, "
                 f"with {given}.")
+    cell = lambda text: text.replace("|", r"\|")  # a bare | would end the table cell (profile's "smoke | book")
     rows = "\n".join(
-        f"| `{r['name']}` | `{r['default']!r}` | {r['allowed']} | {r['meaning']} |"
+        f"| `{r['name']}` | `{r['default']!r}` | {r['allowed']} | {cell(r['meaning'])} |"
         for r in chapter.parameters.describe("book")
     )
     return f"""::::{{admonition}} Re-run this chapter
