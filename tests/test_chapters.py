@@ -76,6 +76,7 @@ def test_cli_run_writes_its_own_folder_and_never_the_book(tmp_path):
                STICKY_TIMINGS=str(tmp_path / "timings.json"))
     run = subprocess.run([STICKY, "run", "intro", "-p", "profile", "smoke"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
+    assert "IPKernelApp" not in run.stderr, "no kernel log line (the spurious KeyboardInterrupt ERROR) on a success"
     (out,) = (tmp_path / "_build" / "runs").glob("intro-*/00_intro.ipynb")
     assert Path(run.stdout.strip().splitlines()[-1]) == out
     nb = nbformat.read(out, as_version=4)

@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,12 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
                 kernel_name="python3",
                 cwd=str(ROOT),
                 progress_bar=False,
+                # live progress: what the chapter prints reaches this terminal as it runs
+                stdout_file=sys.stdout,
+                stderr_file=sys.stderr,
+                # the kernel's own log (an unencrypted-TCP warning at start, a "KeyboardInterrupt caught" ERROR
+                # line when papermill shuts it down after a run that succeeded) is not the chapter's output
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
     finally:
         source.unlink(missing_ok=True)
