@@ -20,6 +20,13 @@ def test_grid_parsing_and_points():
         sweep.parse_grid(["seed"])
     with pytest.raises(ValueError, match="'seed' given twice"):
         sweep.parse_grid(["seed=0", "seed=1"])
+    # a list-valued parameter: each value in brackets, the values separated by ";"
+    assert sweep.parse_grid(["rates=[1e-3,1e-2];[1e-4]"]) == {"rates": ["1e-3,1e-2", "1e-4"]}
+    lists = sweep.points(sweep.parse_grid(["rates=[1e-3,1e-2];[1e-4]"]), {"profile": "smoke"})
+    assert [p["rates"] for p in lists] == ["1e-3,1e-2", "1e-4"]
+    for bad in ("rates=[1e-3;1e-4]", "rates=[1e-3];", "rates=[]"):
+        with pytest.raises(ValueError, match=r"NAME=\[V1,V2\];\[V3\]"):
+            sweep.parse_grid([bad])
 
 
 def test_bad_point_fails_before_any_point_runs():

@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sw = sub.add_parser("sweep", help="a parameter grid of one chapter, as Ray tasks")
     sw.add_argument("chapter", help="name (priming), number (01) or stem (01_priming)")
-    sw.add_argument("--grid", nargs="+", required=True, metavar="NAME=V1,V2", help="values to sweep")
+    sw.add_argument("--grid", nargs="+", required=True, metavar="NAME=V1,V2",
+                    help="values to sweep; a list-valued parameter as NAME=[V1,V2];[V3]")
     sw.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="fixed parameter")
     sw.add_argument("--address", help="Ray cluster address (default: a local Ray runtime)")
     sw.add_argument("--cpus-per-point", type=int, help="CPUs each point reserves (default: all local ones)")

@@ -24,15 +24,24 @@ from sticky.params import parse_cli_value
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
-    """``["seed=0,1", "model=a,b"]`` → ``{"seed": [0, 1], "model": ["a", "b"]}``."""
+    """``["seed=0,1", "model=a,b"]`` → ``{"seed": [0, 1], "model": ["a", "b"]}``. A list-valued parameter (a
+    comma-separated string, such as ``rates``) takes its values in brackets, separated by ``;``:
+    ``rates=[1e-3,1e-2];[1e-4]`` → ``{"rates": ["1e-3,1e-2", "1e-4"]}``."""
     grid = {}
+    allowed = "NAME=V1,V2,… (e.g. seed=0,1,2), or NAME=[V1,V2];[V3] for a list-valued parameter"
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not name or not values:
-            raise ValueError(f"grid item {item!r}; allowed: NAME=V1,V2,… (e.g. seed=0,1,2)")
+            raise ValueError(f"grid item {item!r}; allowed: {allowed}")
         if name in grid:
             raise ValueError(f"grid parameter {name!r} given twice; allowed: each name once, its values in one list")
-        grid[name] = [parse_cli_value(v) for v in values.split(",")]
+        if values.startswith("["):
+            lists = values.split(";")
+            if not all(v.startswith("[") and v.endswith("]") and len(v) > 2 for v in lists):
+                raise ValueError(f"grid item {item!r}; allowed: {allowed}")
+            grid[name] = [v[1:-1] for v in lists]
+        else:
+            grid[name] = [parse_cli_value(v) for v in values.split(",")]
     return grid
 
 
