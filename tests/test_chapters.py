@@ -113,7 +113,7 @@ def test_book_builds_offline(executed):
     intro = (html / "chapters" / "00_intro.html").read_text()
     assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
     assert "injected" not in intro.lower()
-
+    assert "Sun <em>et al.</em>, 2025" in intro  # author-year citations
 
 def test_offline_check_catches_remote_script(tmp_path):
     (tmp_path / "page.html").write_text(
