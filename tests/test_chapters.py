@@ -29,6 +29,10 @@ def test_chapter_smoke_run(executed, chapter):
     assert sum("parameters" in t for t in tags) == 1, "exactly one parameters cell"
     injected = [t for t in tags if "injected-parameters" in t]
     assert injected and all("remove-cell" in t for t in injected), "papermill's cell is hidden in the book"
+    for cell in nb.cells:  # each glued figure is also a PNG output: visible in any notebook viewer
+        outputs = [o.get("data", {}) for o in cell.get("outputs", [])]
+        glued = sum("application/papermill.record/image/svg+xml" in d for d in outputs)
+        assert sum("image/png" in d for d in outputs) >= glued, "a figure without a PNG for notebook viewers"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
@@ -110,6 +114,8 @@ def test_book_builds_offline(executed):
     broken = [f"{page}#{anchor}" for page, anchor in sorted(links)
               if f'id="{anchor}"' not in (html / "chapters" / page).read_text()]
     assert not broken, f"chapter 7 links to sections that do not exist: {broken}"
+    for page in (html / "chapters").glob("*.html"):  # the PNG outputs are for notebook viewers, not the book
+        assert not re.search(r"<img[^>]+\.png", page.read_text()), f"{page.name} shows a figure twice"
     intro = (html / "chapters" / "00_intro.html").read_text()
     assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
     assert "injected" not in intro.lower()

@@ -60,10 +60,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def figure(chart: alt.TopLevelMixin, chapter: str, name: str) -> SavedFigure:
     """Save like ``save`` and glue the SVG as ``fig-<chapter>-<name>``, for a numbered, captioned
-    ``{glue:figure}`` in the chapter that the prose cites with ``{numref}``."""
+    ``{glue:figure}`` in the chapter that the prose cites with ``{numref}``. The PNG is shown as the cell's
+    output, so an executed notebook shows its figures in any viewer (JupyterLab, VS Code, GitHub, nbviewer); the
+    book drops PNG outputs (``nb_mime_priority_overrides`` in ``_config.yml``) and shows the numbered SVG."""
     paths = save(chart, chapter, name, show=False)
-    from IPython.display import SVG
+    from IPython.display import SVG, Image, display
 
+    display(Image(data=paths["png"].read_bytes()))
     _glue(chapter, name, SVG(paths["svg"].read_text()))
     return paths
 
