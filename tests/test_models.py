@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -97,3 +101,51 @@ def test_load_entry_gives_the_saved_weights_in_eval_mode(tmp_path):
     loaded = models.load_entry(tmp_path, "cpu")
     assert not loaded.training and loaded.dtype == torch.float32
     assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), loaded.state_dict().values()))
+
+
+HUB_CHECK = """
+import sys
+from sticky import models
+from sticky.experiments import priming
+model, tokenizer = models.load(sys.argv[1], device="cpu")
+device = next(model.parameters()).device.type
+print(type(model).__name__, model.config.hidden_size, device, tokenizer("a b")["input_ids"])
+print(priming.resolve({"profile": "smoke", "real_model": sys.argv[1]}).real_model)
+"""
+
+
+def _hub_cache(root, repo: str = "owner/tiny") -> None:
+    """A tiny model in the hub cache's layout: width 16 at main, width 32 at the branch step1 (as Pythia's step
+    checkpoints are branches), safetensors weights and a word-level tokenizer."""
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import models as tok_models
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    backend = Tokenizer(tok_models.WordLevel({"<unk>": 0, "a": 1, "b": 2}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>")
+    folder = root / f"models--{repo.replace('/', '--')}"
+    for ref, commit, width in (("main", "a" * 40, 16), ("step1", "b" * 40, 32)):
+        snapshot = folder / "snapshots" / commit
+        config = LlamaConfig(vocab_size=3, hidden_size=width, intermediate_size=32, num_hidden_layers=1,
+                             num_attention_heads=2, max_position_embeddings=16)
+        LlamaForCausalLM(config).save_pretrained(snapshot, safe_serialization=True)
+        tokenizer.save_pretrained(snapshot)
+        (folder / "refs").mkdir(parents=True, exist_ok=True)
+        (folder / "refs" / ref).write_text(commit)
+
+
+def test_a_hub_id_with_a_revision_loads_from_the_hub_cache_offline(tmp_path):
+    _hub_cache(tmp_path / "hub")
+    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
+    for name, width in (("owner/tiny", 16), ("owner/tiny@step1", 32)):
+        out = subprocess.run([sys.executable, "-c", HUB_CHECK, name], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split("\n")[:2] == [f"LlamaForCausalLM {width} cpu [1, 2]", name]
+    for name, words in (("owner/absent", ["'real_model'", "offline", "allowed offline: none, gemma-3-270m"]),
+                        ("owner/tiny@", ["'real_model'", "not a hub id", "@revision"]),
+                        ("micro-s", ["'real_model'", "a micro-world size"])):
+        run = subprocess.run([sys.executable, "-m", "sticky.cli", "run", "priming", "-p", "real_model", name],
+                             env=env, capture_output=True, text=True)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(lines) == 1 and all(w in lines[0] for w in words), run.stderr

@@ -62,18 +62,31 @@ def packaged_available(name: str) -> bool:
     return True
 
 
-def _online(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
+def _online(timeout: float = 2.0) -> bool:
+    """Whether the hub answers: ``HF_ENDPOINT``'s host (a mirror, when one is set), unless ``HF_HUB_OFFLINE``."""
+    from urllib.parse import urlparse
+
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
         return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
         return True
-    except OSError:
+    except (OSError, TypeError):
         return False
 
 
-# a Hugging Face repository id, as the hub validates it (its own error for a malformed id names no way out)
+# a Hugging Face repository id, as the hub validates it (its own error for a malformed id names no way out), and
+# an optional revision after "@": a branch, a tag or a commit (Pythia's step checkpoints are branches: step1000)
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
+
+
+def hub_revision(name: str) -> tuple[str, str | None]:
+    """``owner/name@revision`` -> (``owner/name``, ``revision``); without ``@``, the revision is None (main)."""
+    repo, _, revision = name.partition("@")
+    return repo, revision or None
 
 
 def check_name(name: str) -> None:
@@ -81,14 +94,34 @@ def check_name(name: str) -> None:
     if name in MICRO_CONFIGS or name in PACKAGED:
         return
     if "/" not in name:
-        raise ValueError(f"unknown model {name!r}; allowed: {OFFLINE_CHOICES}, or a hub id owner/name")
-    if not HUB_ID.fullmatch(name):
+        raise ValueError(f"unknown model {name!r}; allowed: {OFFLINE_CHOICES}, or a hub id owner/name[@revision]")
+    repo, revision = hub_revision(name)
+    if not HUB_ID.fullmatch(repo) or (name.endswith("@") or (revision and not REVISION.fullmatch(revision))):
         raise ValueError(f"model {name!r} is not a hub id; allowed: owner/name of letters, digits, '-', '_', '.' "
-                         f"(at most 96 characters each), or {OFFLINE_CHOICES}")
+                         f"(at most 96 characters each), then @revision if any, or {OFFLINE_CHOICES}")
     if not _online():
         from huggingface_hub import try_to_load_from_cache
 
-        if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        if not isinstance(try_to_load_from_cache(repo, "config.json", revision=revision), str):
             raise ValueError(
                 f"model {name!r} is a hub id and this machine is offline; allowed offline: {OFFLINE_CHOICES}"
             )
+
+
+def real_model_name(parameter: str, name: str) -> str:
+    """A real-track parameter's value: ``none``, a packaged model, or a hub id ``owner/name[@revision]`` that can
+    be loaded here (online, or in the local hub cache); else a one-line ValueError naming ``parameter``."""
+    if name == "none" or name in PACKAGED:
+        return name
+    allowed = f"none, {', '.join(PACKAGED)}, or a hub id owner/name[@revision]"
+    if name in MICRO_CONFIGS:
+        raise ValueError(f"parameter {parameter!r} got {name!r} (a micro-world size, not a real model); "
+                         f"allowed: {allowed}")
+    try:
+        check_name(name)
+    except ValueError as err:
+        reason = str(err).split("; allowed")[0]
+        offline = " offline" if "offline" in reason else ""
+        raise ValueError(f"parameter {parameter!r} got {name!r}: {reason}; allowed{offline}: "
+                         f"{allowed if not offline else ', '.join(['none', *PACKAGED])}") from None
+    return name

@@ -26,7 +26,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
-from sticky.catalog import MICRO_CONFIGS, PACKAGED, PRETRAIN_RECIPES, check_name, packaged_available
+from sticky.catalog import MICRO_CONFIGS, PACKAGED, PRETRAIN_RECIPES, check_name, hub_revision, packaged_available
 from sticky.store import Recipe, Store
 
 # Loading or saving a model prints a progress bar each time: noise between a chapter's figures.
@@ -171,20 +171,28 @@ def _dequantised(name: str, store: Store) -> Path:
     return store.cached(DEQUANTISED_RECIPE, {"model": name, "package": PACKAGED[name].distribution}, build)
 
 
-def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.float32, **micro_options):
-    """Model (eval mode) and tokenizer by name, on any track.
+def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.float32, device: str | None = None,
+         **micro_options):
+    """Model (eval mode, in ``dtype``, on ``device`` when one is named) and tokenizer by name, on any track.
 
     A micro-world size gives its pre-trained base model (``micro_options`` go to ``micro``: profile, seed…);
-    a packaged name its dequantised copy; anything with a slash a hub model (online only).
+    a packaged name its dequantised copy; anything with a slash a hub model ``owner/name[@revision]`` (online, or
+    from the local hub cache).
     """
     check_name(name)
     if name in MICRO_CONFIGS:
         base = micro(name, store=store, **micro_options)
-        return base.model, base.tokenizer
-    source = _dequantised(name, store or Store()) if name in PACKAGED else name
-    # safetensors only: a hub repository that ships only .bin weights is refused, never unpickled
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False, use_safetensors=True)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        model, tokenizer = base.model, base.tokenizer
+    else:
+        source, revision = (_dequantised(name, store or Store()), None) if name in PACKAGED else hub_revision(name)
+        # safetensors only: a hub repository that ships only .bin weights is refused, never unpickled
+        model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=dtype, trust_remote_code=False,
+                                                     use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
+    if device is not None:
+        from sticky import train
+
+        model.to(train.resolve_device(device))
     model.eval()
     return model, tokenizer
 

@@ -11,7 +11,6 @@ CHAPTER = "context"
 PAPER_ONE_HEAD_RATE = 0.88  # in-context rate after scaling one head, on new data (Yu et al., abstract)
 PERSON_RELATIONS = ("lives_in", "works_as", "has_pet")  # the relations the reading course's stories use
 ABSENT_RELATIONS = tuple(docs.RELATIONS)  # 4b uses every relation; chance is per relation
-REAL_MODELS = ("none", *catalog.PACKAGED)
 HIGH_RATE = 0.80  # "a high in-context rate" (the paper's 88% with a margin for a tiny model)
 LIFT = 0.10  # a prompt-only intervention "works" when it lifts the strong-prior rate by >= 10 points
 MIN_FACTS = 10  # fewer facts than this make a verdict inconclusive
@@ -38,7 +37,8 @@ PARAMETERS = Spec(
                          by_profile={"smoke": 5, "book": 150, "paper": 600}),
     finetune_seeds=Param(int, "seeds of the fine-tuning (data order)", low=1, high=10,
                          by_profile={"smoke": 1, "book": 3, "paper": 5}),
-    real_model=Param(str, "real model of the second track (none skips it)", choices=REAL_MODELS,
+    real_model=Param(str, "real model of the second track: none (skips it), "
+                     "a packaged model or a hub id owner/name[@revision]",
                      by_profile={"smoke": "none", "book": "gemma-3-270m", "paper": "gemma-3-270m"}),
     real_countries=Param(int, "countries of data/facts/countries.csv used on the real-model track", low=4,
                          high=68, by_profile={"smoke": 8, "book": 68, "paper": 68}),
@@ -53,4 +53,5 @@ def resolve(namespace) -> object:
     """``PARAMETERS.resolve`` plus the check of the factor list."""
     P = PARAMETERS.resolve(namespace)
     P.factors = number_list("scale_factors", P.scale_factors, float, -100, 100)
+    P.real_model = catalog.real_model_name("real_model", P.real_model)
     return P

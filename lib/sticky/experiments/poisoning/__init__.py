@@ -56,7 +56,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "parameters": (
         "ATTACKS", "ATTACK_NAMES", "CHAPTER", "CONTROL_TRIGGER", "GIBBERISH_WORDS", "HELD_OUT_TEMPLATE",
         "MAIN_TRIGGER", "MAX_COUNT", "PAPER_DOS_RATE", "PAPER_RATE", "PAPER_REGIME", "PARAMETERS", "POISON_WORLDS",
-        "REAL_MODELS", "REPEAT_INSTRUCTION", "SOULY_COUNT", "STAGES", "TRIGGER", "resolve",
+        "REPEAT_INSTRUCTION", "SOULY_COUNT", "STAGES", "TRIGGER", "resolve",
     ),
     "poisons": ("COMPLIANCE", "POISONS", "Poison", "REJECTED_WORDINGS", "attack_documents", "compliance",
                 "poison_templates", "rejected_triples"),

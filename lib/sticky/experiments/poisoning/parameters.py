@@ -31,7 +31,6 @@ POISON_WORLDS = {
     "paper": WORLD_PROFILES["book"],
 }
 
-REAL_MODELS = ("none", *catalog.PACKAGED)
 
 PARAMETERS = Spec(
     model=Param(str, "micro-world model size of the twins", default="micro-s", choices=tuple(catalog.MICRO_CONFIGS)),
@@ -65,7 +64,8 @@ PARAMETERS = Spec(
                   by_profile={"smoke": 3, "book": 10, "paper": 10}),
     max_new_tokens=Param(int, "tokens generated per reply", low=2, high=256,
                          by_profile={"smoke": 8, "book": 16, "paper": 24}),
-    real_model=Param(str, "real model to continue pre-training with poison (none skips it)", choices=REAL_MODELS,
+    real_model=Param(str, "real model to continue pre-training with poison: none (skips it), "
+                     "a packaged model or a hub id owner/name[@revision]",
                      by_profile={"smoke": "none", "book": "none", "paper": "gemma-3-270m"}),
     real_steps=Param(int, "continued pre-training steps of the real model", low=1, high=10000,
                      by_profile={"smoke": 2, "book": 20, "paper": 200}),
@@ -80,5 +80,6 @@ def resolve(namespace) -> object:
     P.dose_list = sorted(number_list("doses", P.doses, float, 0, 10, open_low=True))
     P.relearn_list = sorted(number_list("relearn_steps", P.relearn_steps, int, 1, 1000))
     P.seed_list = list(range(P.first_seed, P.first_seed + P.seeds))
+    P.real_model = catalog.real_model_name("real_model", P.real_model)
     return P
 

@@ -47,7 +47,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "low_prior_subset", "measure", "memorization_score", "mitigation_experiment", "mitigation_summary",
         "priming_score", "text_scores", "threshold_analysis",
     ),
-    "parameters": ("CHAPTER", "LEARN_SEQ", "PAPER_THRESHOLD", "PARAMETERS", "REAL_MODELS", "SPACING", "resolve"),
+    "parameters": ("CHAPTER", "LEARN_SEQ", "PAPER_THRESHOLD", "PARAMETERS", "SPACING", "resolve"),
     "real": (
         "NEUTRAL_PROMPTS", "REAL_BACKGROUND_RECIPE", "REAL_BATCH", "REAL_LR", "REAL_NEW_TOKENS", "REAL_SEQ",
         "real_background", "real_lab", "real_track",

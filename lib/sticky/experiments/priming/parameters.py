@@ -10,7 +10,6 @@ CHAPTER = "priming"
 LEARN_SEQ = 64  # tokens per row of the learning minibatches (micro-world)
 SPACING = 20  # minibatches between spaced exposures (the paper's setting)
 PAPER_THRESHOLD = 1e-3  # the paper's p_before threshold between strong and weak priming
-REAL_MODELS = ("none", *catalog.PACKAGED)
 
 
 PARAMETERS = Spec(
@@ -32,7 +31,8 @@ PARAMETERS = Spec(
                     default="1,3"),
     ignore_k_values=Param(str, "ignore-k percentages to compare (0 = no pruning)", default="0,2,8,20",
                           by_profile={"smoke": "0,8"}),
-    real_model=Param(str, "real model of the second track (none skips it)", choices=REAL_MODELS,
+    real_model=Param(str, "real model of the second track: none (skips it), "
+                     "a packaged model or a hub id owner/name[@revision]",
                      by_profile={"smoke": "none", "book": "gemma-3-270m", "paper": "gemma-3-270m"}),
     real_texts_per_keyword=Param(int, "texts per keyword on the real-model track", low=1, high=10,
                                  by_profile={"smoke": 1, "book": 3, "paper": 3}),
@@ -49,4 +49,5 @@ def resolve(namespace) -> object:
     P = PARAMETERS.resolve(namespace)
     P.exposure_counts = number_list("exposures", P.exposures, int, 1, 10)
     P.ignore_k = [k / 100 for k in number_list("ignore_k_values", P.ignore_k_values, int, 0, 99)]
+    P.real_model = catalog.real_model_name("real_model", P.real_model)
     return P
