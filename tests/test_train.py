@@ -239,3 +239,17 @@ def test_bf16_autocast_runs_and_bad_values_are_refused(tok, blocks):
         train.pretrain(tiny_model(tok), blocks, cfg(steps=1), ignore_k=5.0)
     with pytest.raises(ValueError, match="allowed: tensor, global"):
         train.pretrain(tiny_model(tok), blocks, cfg(steps=1), ignore_k=0.1, ignore_k_scope="layer")
+
+
+def test_a_kernels_progress_bar_goes_to_the_runs_terminal_not_its_output(tok, blocks, tmp_path, monkeypatch, capsys):
+    # inside a chapter's kernel stderr is the notebook; chapters.execute names its own terminal in STICKY_TERMINAL
+    terminal = tmp_path / "tty"
+    monkeypatch.setenv("STICKY_TERMINAL", str(terminal))
+    monkeypatch.delenv("STICKY_PROGRESS", raising=False)
+    train.pretrain(tiny_model(tok), blocks, cfg())
+    assert "pretrain" in terminal.read_text() and "/6 [" in terminal.read_text()  # the bar, on that terminal
+    assert capsys.readouterr().err == ""  # nothing in what the notebook would keep
+    monkeypatch.setenv("STICKY_PROGRESS", "0")
+    before = terminal.read_text()
+    train.pretrain(tiny_model(tok), blocks, cfg())
+    assert terminal.read_text() == before

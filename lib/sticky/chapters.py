@@ -137,7 +137,10 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     entries_before = _cache_entries()
     started = time.perf_counter()
     try:
-        with _environment(STICKY_FIGURES=str(figures), STICKY_BOOK_FIGURES=str(book_figures)):
+        # the kernel draws its training bars on this terminal, never in the notebook (``train.loop._progress``)
+        terminal = os.ttyname(sys.stderr.fileno()) if sys.stderr.isatty() else ""
+        with _environment(STICKY_FIGURES=str(figures), STICKY_BOOK_FIGURES=str(book_figures),
+                          STICKY_TERMINAL=terminal):
             papermill.execute_notebook(
                 str(source),
                 str(partial),

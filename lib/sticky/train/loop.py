@@ -7,6 +7,7 @@ this module.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -23,10 +24,24 @@ from sticky.train.optim import _threads, lr_at, make_optimizer, prune_updates, r
 
 
 def _progress(total: int, initial: int, desc: str):
-    from tqdm.auto import tqdm
+    """A text progress bar on the terminal: this process's own, or, inside a chapter's kernel (whose output is
+    the notebook), the terminal of the ``sticky`` command that runs the chapter (``STICKY_TERMINAL``, set by
+    ``chapters.execute``), so a bar never lands in the executed notebook. Off with ``STICKY_PROGRESS=0``, or
+    without a terminal."""
+    from tqdm.std import tqdm
 
-    disable = os.environ.get("STICKY_PROGRESS", "1") == "0" or not sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc=desc, disable=disable, leave=False)
+    stream = sys.stderr if sys.stderr.isatty() else _terminal(os.environ.get("STICKY_TERMINAL", ""))
+    disable = os.environ.get("STICKY_PROGRESS", "1") == "0" or stream is None
+    return tqdm(total=total, initial=initial, desc=desc, disable=disable, leave=False, file=stream)
+
+
+@functools.cache
+def _terminal(path: str):
+    """The terminal at ``path``, opened once for the process (every bar of a chapter shares it), or None."""
+    try:
+        return open(path, "w", buffering=1) if path else None  # noqa: SIM115 (open for the process's life)
+    except OSError:
+        return None
 
 
 def _run(
