@@ -39,14 +39,19 @@ def test_sweep_runs_points_reports_failures_and_skips_finished_ones():
     grid = {"device": ["cpu", "cuda"]}  # no CUDA here: that point fails when it trains, the other finishes
     fixed = {"profile": "smoke", "pretrain_steps": 4}
     cpu, cuda = (sweep.point_name(p, grid) for p in sweep.points(grid, fixed))
-    merged, errors = sweep.sweep("intro", grid, fixed)
+    lines = []
+    merged, errors = sweep.sweep("intro", grid, fixed, progress=lines.append)
     assert list(errors) == [cuda] and "CUDA" in errors[cuda]
+    assert lines[0].startswith("sweep intro: 2 of 2 points to run (0 finished before)")
+    assert sorted(line.split(":")[1].split()[0] for line in lines[1:]) == ["done", "failed"]  # one line per point
     assert merged.empty  # the intro makes no claims, so no scorecard rows
     done = sweep.chapters.BUILD / "sweeps" / "intro" / cpu / "executed.ipynb"
     assert not (done.parent.parent / cuda / "executed.ipynb").exists()
     stamp = done.stat().st_mtime_ns
-    _, errors_again = sweep.sweep("intro", grid, fixed)
+    lines.clear()
+    _, errors_again = sweep.sweep("intro", grid, fixed, progress=lines.append)
     assert done.stat().st_mtime_ns == stamp, "a finished point is not run again"
+    assert lines[0].startswith("sweep intro: 1 of 2 points to run (1 finished before)")
     assert list(errors_again) == [cuda]
 
 def test_merged_scorecard_adds_each_points_values(tmp_path, monkeypatch):

@@ -72,8 +72,11 @@ def _run_point(chapter_name: str, params: dict, folder: str) -> dict:
 
 
 def sweep(chapter_name: str, grid: dict[str, list], fixed: dict, address: str | None = None,
-          cpus_per_point: int | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Run every point not yet finished; return the merged scorecard and the errors by point."""
+          cpus_per_point: int | None = None, progress=print) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Run every point not yet finished; return the merged scorecard and the errors by point. ``progress`` gets a
+    line when the sweep starts and one as each point ends (the points' own output stays in their notebooks)."""
+    import time
+
     import ray
 
     chapter = chapters.find(chapter_name)
@@ -85,6 +88,8 @@ def sweep(chapter_name: str, grid: dict[str, list], fixed: dict, address: str | 
     pending = [(p, folders[point_name(p, grid)]) for p in todo
                if not (folders[point_name(p, grid)] / "executed.ipynb").exists()]
     errors = {}
+    progress(f"sweep {chapter.name}: {len(pending)} of {len(todo)} points to run ({len(todo) - len(pending)} "
+             f"finished before), in {root}")
     if pending:
         # Each point gets all of a local machine's cores by default: two chapters training side by side on
         # the same cores slow each other down far more than they gain.
@@ -92,11 +97,16 @@ def sweep(chapter_name: str, grid: dict[str, list], fixed: dict, address: str | 
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
                  **({} if address else {"num_cpus": os.cpu_count()}))
         task = ray.remote(num_cpus=cpus, max_retries=0)(_run_point)
-        futures = {point_name(p, grid): task.remote(chapter.name, p, str(f)) for p, f in pending}
-        for name, future in futures.items():
-            error = ray.get(future)["error"]
+        started = time.perf_counter()
+        names = {task.remote(chapter.name, p, str(f)): point_name(p, grid) for p, f in pending}
+        waiting = list(names)
+        while waiting:
+            (done,), waiting = ray.wait(waiting, num_returns=1)
+            error = ray.get(done)["error"]
             if error:
-                errors[name] = error
+                errors[names[done]] = error
+            progress(f"  {names[done]}: {'failed' if error else 'done'} after {time.perf_counter() - started:.0f} s "
+                     f"({len(names) - len(waiting)} of {len(names)})")
         ray.shutdown()
     return merged_scorecard(chapter.name, folders, grid, todo), errors
 
