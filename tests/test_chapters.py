@@ -114,8 +114,11 @@ def test_book_builds_offline(executed):
     broken = [f"{page}#{anchor}" for page, anchor in sorted(links)
               if f'id="{anchor}"' not in (html / "chapters" / page).read_text()]
     assert not broken, f"chapter 7 links to sections that do not exist: {broken}"
+    interactive = []
     for page in (html / "chapters").glob("*.html"):  # the PNG outputs are for notebook viewers, not the book
         assert not re.search(r"<img[^>]+\.png", page.read_text()), f"{page.name} shows a figure twice"
+        interactive += re.findall(r'class="interactive" href="\.\./(_static/interactive/[\w/.-]+)"', page.read_text())
+    assert len(interactive) >= 10 and all((html / link).exists() for link in interactive)  # offline, as checked
     intro = (html / "chapters" / "00_intro.html").read_text()
     assert "sets every size left as None" in intro  # the parameters cell (its comment) is shown
     assert "injected" not in intro.lower()
@@ -233,3 +236,19 @@ def test_list_names_one_chapter_and_its_parameters(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("synthesis ") and len([x for x in lines if not x.startswith(" ")]) == 1
     assert {x.split()[0] for x in lines[1:]} == set(chapters.find("synthesis").parameters)
+
+
+def test_interactive_copies_are_linked_under_their_figures(tmp_path):
+    html, figures = tmp_path / "html", tmp_path / "figures"
+    (html / "chapters").mkdir(parents=True)
+    (figures / "synthesis").mkdir(parents=True)
+    (figures / "synthesis" / "depth.html").write_text("<html>interactive</html>")
+    page = html / "chapters" / "06_synthesis.html"
+    page.write_text('<main><figure id="fig-synthesis-depth"><img src="a.svg"><figcaption><p>Cap.</p></figcaption>'
+                    '</figure><figure id="fig-synthesis-absent"><figcaption><p>Not run.</p></figcaption>'
+                    '</figure></main>')
+    assert book.link_interactive_figures(html, figures) == 1  # the figure this run did not make has no copy
+    text = page.read_text()
+    assert text.count('class="interactive"') == 1
+    assert '<a class="interactive" href="../_static/interactive/synthesis/depth.html">Interactive version</a>' in text
+    assert (html / "_static" / "interactive" / "synthesis" / "depth.html").read_text() == "<html>interactive</html>"

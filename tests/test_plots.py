@@ -3,7 +3,7 @@ import json
 import altair as alt
 import pandas as pd
 
-from sticky import plots
+from sticky import book, plots
 
 
 def test_save_writes_svg_png_and_vegalite(tmp_path, monkeypatch):
@@ -13,7 +13,10 @@ def test_save_writes_svg_png_and_vegalite(tmp_path, monkeypatch):
     assert paths["svg"].read_text().lstrip().startswith("<svg")
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(paths["vl.json"].read_text())["mark"]["type"] == "line"
-    assert sorted(p.name for p in (tmp_path / "ch").iterdir()) == ["squares.png", "squares.svg", "squares.vl.json"]
+    assert sorted(p.name for p in (tmp_path / "ch").iterdir()) == ["squares.html", "squares.png", "squares.svg",
+                                                                   "squares.vl.json"]
+    page = paths["html"].read_text()
+    assert "vegaEmbed" in page and not book.REMOTE_FILE.findall(page)  # interactive, and it opens offline
 
 
 def test_figure_shows_a_png_for_notebook_viewers_and_glues_the_svg(tmp_path, monkeypatch):

@@ -46,6 +46,9 @@ def build_html(strict: bool = True) -> Path:
         cmd += ["-W", "-n", "--keep-going"]  # any warning fails the build
     subprocess.run(cmd, check=True)
     html = chapters.BUILD / "html"
+    from sticky import plots
+
+    link_interactive_figures(html, chapters.ROOT / plots.book_figures_root())
     remote = offline_violations(html)
     if remote:
         raise ValueError(f"built pages fetch {len(remote)} remote resources, e.g. {remote[0]}; allowed: none")
@@ -54,6 +57,36 @@ def build_html(strict: bool = True) -> Path:
         raise ValueError(f"{len(shown)} places on the built pages show what a reader should not see, e.g. "
                          f"{'; '.join(shown[:3])}; allowed: rendered prose and outputs")
     return html / "index.html"
+
+
+def link_interactive_figures(html: Path, figures: Path) -> int:
+    """Under each numbered figure of the built chapters whose interactive copy exists (``plots.save``'s
+    ``figures/<chapter>/<name>.html``), a link to that copy, put in ``_static/interactive/``. Returns how many."""
+    from bs4 import BeautifulSoup
+
+    linked = 0
+    for page in sorted(html.glob("chapters/*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        changed = False
+        for fig in soup.find_all("figure", id=re.compile(r"^fig-")):
+            chapter, _, name = fig["id"][len("fig-"):].partition("-")
+            source = figures / chapter / f"{name}.html"
+            caption = fig.find("figcaption")
+            if not source.exists() or caption is None:
+                continue  # a figure this run did not make (plots.absent) has no interactive copy
+            target = html / "_static" / "interactive" / chapter / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            link = soup.new_tag("a", href=f"../_static/interactive/{chapter}/{source.name}",
+                                attrs={"class": "interactive"})
+            link.string = "Interactive version"
+            caption.append(" ")
+            caption.append(link)
+            changed = True
+            linked += 1
+        if changed:
+            page.write_text(str(soup), encoding="utf-8")
+    return linked
 
 
 def _point_buttons_at_repository(config: Path, url: str | None) -> None:

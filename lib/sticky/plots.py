@@ -35,14 +35,16 @@ class SavedFigure(dict):
 
 
 def save(chart: alt.TopLevelMixin, chapter: str, name: str, *, show: bool = True) -> SavedFigure:
-    """Write ``figures/<chapter>/<name>.{svg,png,vl.json}``; display the SVG; return the paths."""
+    """Write ``figures/<chapter>/<name>.{svg,png,vl.json,html}`` (the HTML: the interactive chart, Vega-Lite's
+    JavaScript bundled in by vl-convert, so it opens offline); display the SVG; return the paths."""
     folder = figures_root() / chapter
     folder.mkdir(parents=True, exist_ok=True)
     spec = chart.to_json()
     svg = vlc.vegalite_to_svg(spec)
-    paths = SavedFigure(svg=folder / f"{name}.svg", png=folder / f"{name}.png",
+    paths = SavedFigure(svg=folder / f"{name}.svg", png=folder / f"{name}.png", html=folder / f"{name}.html",
                         **{"vl.json": folder / f"{name}.vl.json"})
     _write_atomic(paths["vl.json"], spec.encode())
+    _write_atomic(paths["html"], vlc.vegalite_to_html(spec, bundle=True).encode())
     _write_atomic(paths["svg"], svg.encode())
     _write_atomic(paths["png"], vlc.vegalite_to_png(spec, scale=2))
     if show:
