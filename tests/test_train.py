@@ -243,8 +243,11 @@ def test_bf16_autocast_runs_and_bad_values_are_refused(tok, blocks):
 
 def test_a_kernels_progress_bar_goes_to_the_runs_terminal_not_its_output(tok, blocks, tmp_path, monkeypatch, capsys):
     # inside a chapter's kernel stderr is the notebook; chapters.execute names its own terminal in STICKY_TERMINAL
+    from sticky import progress
+
     terminal = tmp_path / "tty"
     monkeypatch.setenv("STICKY_TERMINAL", str(terminal))
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # a bar shows after DELAY seconds; this run is shorter
     monkeypatch.delenv("STICKY_PROGRESS", raising=False)
     train.pretrain(tiny_model(tok), blocks, cfg())
     assert "pretrain" in terminal.read_text() and "/6 [" in terminal.read_text()  # the bar, on that terminal
@@ -253,3 +256,16 @@ def test_a_kernels_progress_bar_goes_to_the_runs_terminal_not_its_output(tok, bl
     before = terminal.read_text()
     train.pretrain(tiny_model(tok), blocks, cfg())
     assert terminal.read_text() == before
+
+
+def test_a_long_probe_shows_its_batches_on_the_terminal_and_a_short_one_nothing(tmp_path, monkeypatch):
+    from sticky import probe, progress
+
+    terminal = tmp_path / "tty"
+    monkeypatch.setenv("STICKY_TERMINAL", str(terminal))
+    monkeypatch.delenv("STICKY_PROGRESS", raising=False)
+    assert [len(b) for b in probe.length_batches([3, 1, 2, 5, 4], 2)] == [2, 2, 1]  # under DELAY: no bar
+    assert not terminal.exists() or "probe" not in terminal.read_text()
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    assert sorted(i for b in probe.length_batches([3, 1, 2, 5, 4], 2) for i in b) == [0, 1, 2, 3, 4]
+    assert "probe" in terminal.read_text()

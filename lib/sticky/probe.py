@@ -18,6 +18,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from sticky import progress
+
 # ---------------------------------------------------------------------------------------------------------
 # batching
 
@@ -48,10 +50,14 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, to
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Indices grouped into batches of similar length (sorted), for little padding."""
+    """Indices grouped into batches of similar length (sorted), for little padding; a probe that runs for more
+    than a few seconds shows its batches on the terminal (``progress.bar``)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
+    starts = range(0, len(order), batch_size)
+    with progress.bar(len(starts), "probe") as bar:
+        for start in starts:
+            yield order[start : start + batch_size]
+            bar.update(1)
 
 
 def encode(tokenizer, texts: Sequence[str], special: bool) -> list[list[int]]:

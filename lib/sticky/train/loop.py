@@ -7,9 +7,6 @@ this module.
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -17,31 +14,11 @@ from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
+from sticky import progress
 from sticky.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from sticky.train.config import History, TrainConfig
 from sticky.train.data import IGNORE, Insertion, _row, _step_generator
 from sticky.train.optim import _threads, lr_at, make_optimizer, prune_updates, resolve_device
-
-
-def _progress(total: int, initial: int, desc: str):
-    """A text progress bar on the terminal: this process's own, or, inside a chapter's kernel (whose output is
-    the notebook), the terminal of the ``sticky`` command that runs the chapter (``STICKY_TERMINAL``, set by
-    ``chapters.execute``), so a bar never lands in the executed notebook. Off with ``STICKY_PROGRESS=0``, or
-    without a terminal."""
-    from tqdm.std import tqdm
-
-    stream = sys.stderr if sys.stderr.isatty() else _terminal(os.environ.get("STICKY_TERMINAL", ""))
-    disable = os.environ.get("STICKY_PROGRESS", "1") == "0" or stream is None
-    return tqdm(total=total, initial=initial, desc=desc, disable=disable, leave=False, file=stream)
-
-
-@functools.cache
-def _terminal(path: str):
-    """The terminal at ``path``, opened once for the process (every bar of a chapter shares it), or None."""
-    try:
-        return open(path, "w", buffering=1) if path else None  # noqa: SIM115 (open for the process's life)
-    except OSError:
-        return None
 
 
 def _run(
@@ -84,7 +61,7 @@ def _run(
             history.tokens_per_s.append(tps)
         pending.clear()
 
-    bar = _progress(cfg.steps, start, desc)
+    bar = progress.bar(cfg.steps, desc, start)
     try:
         for step in range(start, cfg.steps):
             t0 = time.perf_counter()
