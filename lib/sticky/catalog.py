@@ -108,6 +108,18 @@ def check_name(name: str) -> None:
             )
 
 
+def check_parameter_model(parameter: str, got: str, name: str, allowed: str, allowed_offline: str) -> None:
+    """``check_name(name)`` for a chapter parameter that got ``got``: its refusal restated in one line naming the
+    parameter, with ``allowed`` (or ``allowed_offline`` when the refusal is that the machine is offline; the
+    micro sizes that ``check_name`` offers are never a real model)."""
+    try:
+        check_name(name)
+    except ValueError as err:
+        reason = str(err).split("; allowed")[0]
+        tail = f"allowed offline: {allowed_offline}" if "offline" in reason else f"allowed: {allowed}"
+        raise ValueError(f"parameter {parameter!r} got {got!r}: {reason}; {tail}") from None
+
+
 def real_model_name(parameter: str, name: str) -> str:
     """A real-track parameter's value: ``none``, a packaged model, or a hub id ``owner/name[@revision]`` that can
     be loaded here (online, or in the local hub cache); else a one-line ValueError naming ``parameter``."""
@@ -117,11 +129,5 @@ def real_model_name(parameter: str, name: str) -> str:
     if name in MICRO_CONFIGS:
         raise ValueError(f"parameter {parameter!r} got {name!r} (a micro-world size, not a real model); "
                          f"allowed: {allowed}")
-    try:
-        check_name(name)
-    except ValueError as err:
-        reason = str(err).split("; allowed")[0]
-        offline = " offline" if "offline" in reason else ""
-        raise ValueError(f"parameter {parameter!r} got {name!r}: {reason}; allowed{offline}: "
-                         f"{allowed if not offline else ', '.join(['none', *PACKAGED])}") from None
+    check_parameter_model(parameter, name, name, allowed, ", ".join(["none", *PACKAGED]))
     return name

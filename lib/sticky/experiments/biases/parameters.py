@@ -128,12 +128,7 @@ def real_backbone_names(text: str) -> list[str]:
     if len(names) != 2 or len(set(names)) != 2 or "none" in names or any(n in catalog.MICRO_CONFIGS for n in names):
         raise ValueError(f"parameter 'real_backbones' got {text!r}; allowed: {allowed}")
     for name in names:
-        try:
-            catalog.check_name(name)
-        except ValueError as err:  # its own list of what is allowed offline names micro sizes, refused here
-            reason = str(err).split("; allowed")[0]
-            raise ValueError(f"parameter 'real_backbones' got {text!r}: {reason}; allowed offline: "
-                             f"{', '.join(catalog.PACKAGED)}") from None
+        catalog.check_parameter_model("real_backbones", text, name, allowed, ", ".join(catalog.PACKAGED))
     return names
 
 
