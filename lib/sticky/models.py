@@ -128,7 +128,11 @@ def micro(
 
 def load_entry(entry: Path, device: str | None = None) -> LlamaForCausalLM:
     """A micro-world model saved in a store entry, in fp32 and eval mode; on ``device`` when one is named."""
-    model = LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32, use_safetensors=True).eval()
+    return _placed(LlamaForCausalLM.from_pretrained(entry, dtype=torch.float32, use_safetensors=True).eval(), device)
+
+
+def _placed(model, device: str | None):
+    """``model`` on ``device`` (auto, cpu, cuda) when one is named, else where it is."""
     if device is not None:
         from sticky import train
 
@@ -189,12 +193,7 @@ def load(name: str, *, store: Store | None = None, dtype: torch.dtype = torch.fl
         model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=dtype, trust_remote_code=False,
                                                      use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
-    if device is not None:
-        from sticky import train
-
-        model.to(train.resolve_device(device))
-    model.eval()
-    return model, tokenizer
+    return _placed(model, device).eval(), tokenizer
 
 
 def describe(model) -> dict:

@@ -18,8 +18,7 @@ def real_track(name: str, steps: int, count: int, seed: int, device: str, store:
     from sticky.experiments import priming
 
     store = store or Store()
-    model, tokenizer = models.load(name, store=store)
-    model.to(train.resolve_device(device))
+    model, tokenizer = models.load(name, store=store, device=device)
     background = priming.real_background(model, tokenizer, name, store)
     rng = seeds.rng(seed, "real")
     words = [w for p in priming.NEUTRAL_PROMPTS for w in p.split()]
