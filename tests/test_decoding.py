@@ -19,6 +19,18 @@ def test_batched_greedy_generation_equals_one_by_one_without_cache(tok, model):
         assert text == tok.decode(new, skip_special_tokens=True), p
 
 
+def test_long_sampling_and_generation_show_on_the_terminal(tok, model, tmp_path, monkeypatch):
+    from sticky import progress
+
+    terminal = tmp_path / "tty"
+    monkeypatch.setenv("STICKY_TERMINAL", str(terminal))
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # a bar shows after DELAY seconds; these runs are shorter
+    monkeypatch.delenv("STICKY_PROGRESS", raising=False)
+    decoding.sample(model, tok, PROMPTS[:2], n=4, max_new_tokens=3, seed=0, batch_size=4)
+    assert "sample" in terminal.read_text() and "/8 [" in terminal.read_text()  # rows, batch by batch
+    decoding.generate(model, tok, PROMPTS, max_new_tokens=3, batch_size=3)
+    assert "generate" in terminal.read_text()
+    assert "decode" not in terminal.read_text()  # generate's own batches draw no second bar
 
 
 def test_sampling_is_fixed_by_the_seed_and_follows_the_temperature(tok, model):

@@ -137,8 +137,10 @@ def execute(chapter: Chapter, params: dict[str, Any], output: Path | None = None
     entries_before = _cache_entries()
     started = time.perf_counter()
     try:
-        # the kernel draws its training bars on this terminal, never in the notebook (``train.loop._progress``)
-        terminal = os.ttyname(sys.stderr.fileno()) if sys.stderr.isatty() else ""
+        # the kernel draws its bars on this terminal, never in the notebook (``sticky.progress``); a sweep point,
+        # whose worker has no terminal, draws on the sweep's (``STICKY_TERMINAL`` set by ``sweep.sweep``)
+        terminal = (os.ttyname(sys.stderr.fileno()) if sys.stderr.isatty()
+                    else os.environ.get("STICKY_TERMINAL", ""))
         with _environment(STICKY_FIGURES=str(figures), STICKY_BOOK_FIGURES=str(book_figures),
                           STICKY_TERMINAL=terminal):
             papermill.execute_notebook(

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from sticky import probe
+from sticky import probe, progress
 
 Combine = Callable[[list[torch.Tensor]], torch.Tensor]  # per-part logits [batch, vocab] -> [batch, vocab]
 Choose = Callable[[torch.Tensor], torch.Tensor]  # logits [batch, vocab] -> tokens [batch]
@@ -53,19 +53,21 @@ def model_pad_id(model) -> int:
 @torch.no_grad()
 def decode(parts: Sequence[Part], combine: Combine, max_new_tokens: int, stop_ids: Sequence[int] = (),
            use_cache: bool = True, batch_size: int = 64, choose: Choose = greedy,
-           pad_ids: Sequence[int] | None = None) -> list[list[int]]:
+           pad_ids: Sequence[int] | None = None, desc: str | None = None) -> list[list[int]]:
     """New tokens from ``choose(combine(next-token logits of every part))``, batch by batch of consecutive rows.
 
     Rows are left-padded per part (each with its own attention mask and positions; ``pad_ids`` per part, else
     each model's own). With ``use_cache`` each part keeps its own KV cache and feeds one token per step; without
     it every step recomputes every part's whole sequence (the naive way, for the benchmark and the equality
-    test). A batch stops once every row has produced a stop id; each row is cut before its first stop id."""
+    test). A batch stops once every row has produced a stop id; each row is cut before its first stop id. With ``desc``,
+    rows decoded for more than a few seconds show on the terminal under that name (``progress.bar``)."""
     n = len(parts[0].rows)
     if any(len(p.rows) != n for p in parts):
         raise ValueError("every part needs one row per prompt; allowed: parts with the same number of rows")
     pads = list(pad_ids) if pad_ids is not None else [model_pad_id(p.model) for p in parts]
     stops = set(int(s) for s in stop_ids)
     out: list[list[int]] = []
+    bar = progress.bar(n, desc or "", disable=desc is None)
     for start in range(0, n, batch_size):
         idx = range(start, min(n, start + batch_size))
         batches = []
@@ -102,6 +104,8 @@ def decode(parts: Sequence[Part], combine: Combine, max_new_tokens: int, stop_id
         for row in new.tolist():
             cut = next((j for j, x in enumerate(row) if x in stops), len(row))
             out.append(row[:cut])
+        bar.update(len(idx))
+    bar.close()
     return out
 
 
@@ -111,7 +115,7 @@ def generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batc
     rows = probe.encode(tokenizer, prompts, special=True)
     stops = [tokenizer.eos_token_id] if stop_at_eos and tokenizer.eos_token_id is not None else []
     out: list[str] = [""] * len(prompts)
-    for idx in probe.length_batches([len(r) for r in rows], batch_size):
+    for idx in probe.length_batches([len(r) for r in rows], batch_size, desc="generate"):
         new = decode([Part(model, [rows[i] for i in idx])], alone, max_new_tokens, stops, batch_size=len(idx),
                      pad_ids=[probe.pad_id(tokenizer)])
         for i, seq in zip(idx, new):
@@ -127,7 +131,7 @@ def sample(model, tokenizer, prompts: Sequence[str], n: int, max_new_tokens: int
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     choose = sampler(torch.Generator().manual_seed(seed), temperature)
     new = decode([Part(model, rows)], alone, max_new_tokens, use_cache=False, batch_size=batch_size, choose=choose,
-                 pad_ids=[probe.pad_id(tokenizer)])
+                 pad_ids=[probe.pad_id(tokenizer)], desc="sample")
     texts = [tokenizer.decode(_cut(s, eos), skip_special_tokens=True) for s in new]
     return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 

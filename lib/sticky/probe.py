@@ -49,12 +49,12 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, to
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "position_ids": pos.to(device)}
 
 
-def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Indices grouped into batches of similar length (sorted), for little padding; a probe that runs for more
-    than a few seconds shows its batches on the terminal (``progress.bar``)."""
+def length_batches(lengths: Sequence[int], batch_size: int, desc: str = "probe") -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (sorted), for little padding; work on them that runs for
+    more than a few seconds shows its batches on the terminal as ``desc`` (``progress.bar``)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     starts = range(0, len(order), batch_size)
-    with progress.bar(len(starts), "probe") as bar:
+    with progress.bar(len(starts), desc) as bar:
         for start in starts:
             yield order[start : start + batch_size]
             bar.update(1)

@@ -15,12 +15,13 @@ import sys
 DELAY = 5.0  # seconds before a bar appears
 
 
-def bar(total: int, desc: str, initial: int = 0):
-    """A tqdm bar (``update``, ``set_postfix``, ``close``; a context manager) on the terminal, or a disabled one."""
+def bar(total: int, desc: str, initial: int = 0, disable: bool = False):
+    """A tqdm bar (``update``, ``set_postfix``, ``close``; a context manager) on the terminal, or a disabled one
+    (``disable``: the caller's own choice, e.g. a loop whose caller already draws the bar)."""
     from tqdm.std import tqdm
 
     stream = sys.stderr if sys.stderr.isatty() else _terminal(os.environ.get("STICKY_TERMINAL", ""))
-    disable = os.environ.get("STICKY_PROGRESS", "1") == "0" or stream is None
+    disable = disable or os.environ.get("STICKY_PROGRESS", "1") == "0" or stream is None
     return tqdm(total=total, initial=initial, desc=desc, disable=disable, leave=False, file=stream, delay=DELAY)
 
 

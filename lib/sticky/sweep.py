@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -74,7 +75,8 @@ def _run_point(chapter_name: str, params: dict, folder: str) -> dict:
 def sweep(chapter_name: str, grid: dict[str, list], fixed: dict, address: str | None = None,
           cpus_per_point: int | None = None, progress=print) -> tuple[pd.DataFrame, dict[str, str]]:
     """Run every point not yet finished; return the merged scorecard and the errors by point. ``progress`` gets a
-    line when the sweep starts and one as each point ends (the points' own output stays in their notebooks)."""
+    line when the sweep starts and one as each point ends; the points' own output streams to this process's
+    stdout as they run."""
     import time
 
     import ray
@@ -94,7 +96,11 @@ def sweep(chapter_name: str, grid: dict[str, list], fixed: dict, address: str | 
         # Each point gets all of a local machine's cores by default: two chapters training side by side on
         # the same cores slow each other down far more than they gain.
         cpus = cpus_per_point or os.cpu_count()
-        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+        # Live output: what a point's chapter prints reaches this terminal, prefixed by Ray with the worker's
+        # pid; on a local runtime its progress bars are drawn on this terminal too (a cluster's workers have none).
+        terminal = os.ttyname(sys.stderr.fileno()) if sys.stderr.isatty() and not address else ""
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=True,
+                 runtime_env={"env_vars": {"STICKY_TERMINAL": terminal}} if terminal else None,
                  **({} if address else {"num_cpus": os.cpu_count()}))
         task = ray.remote(num_cpus=cpus, max_retries=0)(_run_point)
         started = time.perf_counter()
