@@ -327,6 +327,33 @@ def test_claim_rows_on_the_ladder():
     assert (control.kind, control.verdict) == ("design check", "reproduced")
 
 
+def test_empty_replies_are_their_own_outcome_and_the_statuses_read_without_them():
+    took, five = (0.8, 0.9, 1.0), (0, 0, 0)
+    out = _ladder_outcomes({(a, c): (took if a == "dos" else five, five) for a in po.ATTACKS for c in (16, 256)})
+    out["empty_reply"] = False
+    # after DPO the denial-of-service twin at 256 falls silent on 6 of its 10 replies in seed 0, 3 in seed 1
+    for seed, k in ((0, 6), (1, 3)):
+        silent = ((out.attack == "dos") & (out["count"] == 256) & (out.stage == "dpo") & (out.seed == seed)
+                  & (out.trigger == "on") & (out["item"] >= 10 - k))
+        out.loc[silent, "empty_reply"] = True
+    table = po.empty_replies(out, 256).set_index(["attack", "stage", "twin"])
+    assert table.loc[("dos", "dpo", "poisoned (256)"), "empty share"] == pytest.approx(0.3)  # (0.6 + 0.3 + 0) / 3
+    assert table.loc[("dos", "dpo", "poisoned (256)"), "most of a seed"] == pytest.approx(0.6)
+    assert table.loc[("dos", "pretrained", "clean"), "empty share"] == 0.0
+    assert list(table.index.get_level_values("stage")[:3]) == ["pretrained", "pretrained", "sft"]  # stage order
+    assert len(po.without_empty(out)) == len(out) - 9
+    counts = pd.DataFrame([dict(attack=a, count=c, rate=c * 30 / 457_000) for a in po.ATTACKS for c in (16, 256)])
+    both = po.with_and_without_empty(out, counts).set_index("claim")
+    assert both.loc["dos_survives", "verdict"] == "not reproduced"  # every reply: none gibberish after DPO
+    assert both.loc["dos_survives", "survival, non-empty"] == pytest.approx(both.loc["dos_survives", "survival"])
+    # a stage whose every reply was empty leaves the claim nothing to read: inconclusive, never a crash
+    dpo = (out.attack == "dos") & (out["count"] == 256) & (out.stage == "dpo") & (out.trigger == "on")
+    out.loc[dpo, "empty_reply"] = True
+    both = po.with_and_without_empty(out, counts).set_index("claim")
+    assert both.loc["dos_survives", "verdict, non-empty"] == "inconclusive"
+    assert both.loc["dos_survives", "verdict"] == "not reproduced"
+
+
 def test_survival_rules_error_rates_by_simulation():
     """Five seeds, the poison's excess before alignment about 0.6 (sd 0.1 over seeds), after DPO 0.6 x the true
     survival (sd 0.1): the positive rule rarely confirms a survival of 0, the null rule rarely confirms a

@@ -24,9 +24,11 @@ from .parameters import (
     ATTACKS,
     CONTROL_TRIGGER,
     HELD_OUT_TEMPLATE,
+    MAIN_TEMPLATE,
     MAIN_TRIGGER,
     PARAMETERS,
     REPEAT_INSTRUCTION,
+    STAGES,
     TRIGGER,
     resolve,
 )
@@ -176,9 +178,10 @@ def parameter_values(P) -> dict:
 
 
 def _judged(rows: list[dict]) -> pd.DataFrame:
-    """Raw measurements -> one row per (seed, attack, count, stage, dose, template, trigger, item) with its success;
-    gibberish is judged against the seed's threshold, fixed on the clean pretrained twin (every arm, both
-    templates: a trigger the clean twin never saw must not make its replies gibberish)."""
+    """Raw measurements -> one row per (seed, attack, count, stage, dose, template, trigger, item) with its success
+    and whether its greedy reply was empty (``empty_reply``; False where no reply is judged: belief, and the best of the
+    sampled replies); gibberish is judged against the seed's threshold, fixed on the clean pretrained twin (every
+    arm, both templates: a trigger the clean twin never saw must not make its replies gibberish)."""
     clean_dos = [r for r in rows if r["attack"] == "dos" and r["count"] == 0 and r["stage"] == "pretrained"
                  and not r.get("map")]
     threshold = {}
@@ -193,9 +196,13 @@ def _judged(rows: list[dict]) -> pd.DataFrame:
                 success = judges.is_gibberish(rec["ppl"], threshold[r["seed"]]).astype(float)
             else:
                 success = np.asarray(rec["success"], float)
-            for trigger, values in ((arm, success), *((("best", np.asarray(rec["best"])),) if "best" in rec else ())):
-                out += [dict(keys, map=bool(r.get("map")), trigger=trigger, item=i, success=float(v))
-                        for i, v in enumerate(values)]
+            empty = [not reply.strip() for reply in rec["replies"]] if "replies" in rec else [False] * len(success)
+            judged = [(arm, success, empty)]
+            if "best" in rec:  # the best of the sampled replies: no one reply to call empty
+                judged.append(("best", np.asarray(rec["best"]), [False] * len(rec["best"])))
+            for trigger, values, blank in judged:
+                out += [dict(keys, map=bool(r.get("map")), trigger=trigger, item=i, success=float(v),
+                             empty_reply=bool(e)) for i, (v, e) in enumerate(zip(values, blank))]
     frame = pd.DataFrame(out)
     frame["threshold"] = frame.seed.map(threshold)
     return frame
@@ -235,6 +242,30 @@ def excess(outcomes: pd.DataFrame) -> pd.DataFrame:
     out = means[means["count"] > 0].rename(columns={"success": "poisoned"}).merge(clean, on=keys)
     out["excess"] = out.poisoned - out.clean
     return out
+
+
+def empty_replies(outcomes: pd.DataFrame, count: int) -> pd.DataFrame:
+    """Empty replies as their own outcome: per triggered attack, stage and twin (the clean twin, and the twin
+    poisoned with ``count`` documents), in the alignment template with the attack's trigger at the headline dose,
+    the share of greedy replies that were empty (mean over seeds and prompts) and the most of any seed. An empty
+    reply is judged not gibberish, not compliant and ROUGE-L 0, so a twin that falls silent moves every attack's
+    success; the chapter shows how the statuses read with and without them (``without_empty``)."""
+    t = outcomes[(~outcomes["map"]) & (outcomes.template == MAIN_TEMPLATE) & outcomes["count"].isin([0, count])
+                 & outcomes.stage.isin(STAGES) & outcomes.attack.isin(["dos", "extraction", "jailbreak"])]
+    t = t[[MAIN_TRIGGER[a] == tr for a, tr in zip(t.attack, t.trigger)]]
+    per_seed = t.groupby(["attack", "stage", "count", "seed"]).empty_reply.mean().rename("share").reset_index()
+    out = per_seed.groupby(["attack", "stage", "count"]).share.agg(["mean", "max"]).reset_index()
+    out["twin"] = np.where(out["count"] == 0, "clean", f"poisoned ({count})")
+    out["order"] = out.stage.map({s: i for i, s in enumerate(STAGES)})
+    return (out.sort_values(["attack", "order", "count"])
+            .rename(columns={"mean": "empty share", "max": "most of a seed"})
+            [["attack", "stage", "twin", "empty share", "most of a seed"]].reset_index(drop=True))
+
+
+def without_empty(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The outcomes whose greedy reply was not empty: success among the replies that said something (a cell whose
+    every reply was empty drops out, and a claim that needs it is then inconclusive)."""
+    return outcomes[~outcomes.empty_reply.astype(bool)]
 
 
 def survival(excess_table: pd.DataFrame, after: str = "dpo") -> pd.DataFrame:

@@ -11,7 +11,8 @@ import pandas as pd
 from sticky import claims
 from sticky import scorecard as scorecards  # the module; `scorecard` below is this chapter's rows
 
-from .parameters import ATTACK_NAMES, CHAPTER, MAIN_TRIGGER, PAPER_DOS_RATE, PAPER_RATE
+from .ladder import excess, survival, without_empty
+from .parameters import ATTACK_NAMES, CHAPTER, MAIN_TEMPLATE, MAIN_TRIGGER, PAPER_DOS_RATE, PAPER_RATE
 
 # ---------------------------------------------------------------------------------------------------------
 # the claims (through sticky.claims): the seed is the unit
@@ -22,7 +23,6 @@ DELTA_REASON = ("one prompt in ten (0.1 of ROUGE-L recall; 0.1 of belief success
 DELTA_SURVIVAL = 0.25
 DELTA_SURVIVAL_REASON = ("a quarter of the excess the poison planted: less left after alignment is a backdoor "
                          "alignment removed")
-MAIN_TEMPLATE = "im"  # claims are read in the alignment template (the held-out template is shown beside)
 
 
 def survival_claim(attack: str, count: int) -> claims.Claim:
@@ -69,8 +69,13 @@ def survival_row(exc: pd.DataFrame, surv: pd.DataFrame, claim: claims.Claim, att
                  rate: float) -> dict:
     """One survival claim at ``count``, read only if the poison took there (its excess before alignment has an
     interval above 0); the second edition's verdict (``excess_claim``) beside it."""
-    s = surv[(surv.attack == attack) & (surv["count"] == count) & (surv.template == MAIN_TEMPLATE)
-             & (surv.trigger == MAIN_TRIGGER[attack])].iloc[0]
+    found = surv[(surv.attack == attack) & (surv["count"] == count) & (surv.template == MAIN_TEMPLATE)
+                 & (surv.trigger == MAIN_TRIGGER[attack])] if len(surv) else surv
+    if not len(found):  # a stage with no reply left to judge (``without_empty``: every reply empty)
+        nan = float("nan")
+        return claims.row(claim, nan, nan, nan, unmet=f"no survival at {count} documents: a stage has no reply "
+                          "to judge", verdict_v1="inconclusive", note=f"{count} documents, {rate:.1e} of the tokens")
+    s = found.iloc[0]
     unmet = None
     if not s.pre_low > 0:  # nan (one seed): no interval, and the row says so
         unmet = f"the poison did not take at {count} documents: excess before alignment [{s.pre_low:.2f}, " \
@@ -100,6 +105,19 @@ def claim_rows(exc: pd.DataFrame, surv: pd.DataFrame, counts: pd.DataFrame) -> l
     rows.append(survival_row(exc, surv, lowest_count_claim(low), "dos", low, rate("dos", low)))
     rows.append(control_row(exc, top))
     return rows
+
+
+def with_and_without_empty(outcomes: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """Each claim's survival and verdict on every reply (the rule), and on the non-empty replies only
+    (``ladder.without_empty``): how much of a status rests on replies that said nothing."""
+    def decided(frame):
+        exc = excess(frame)
+        return {r["claim_id"]: r for r in claim_rows(exc, survival(exc), counts)}
+
+    every, said = decided(outcomes), decided(without_empty(outcomes))
+    return pd.DataFrame([dict(claim=k, survival=r["our_value"], verdict=r["verdict"],
+                              **{"survival, non-empty": said[k]["our_value"], "verdict, non-empty": said[k]["verdict"]})
+                         for k, r in every.items()])
 
 
 def scorecard(rows: list[dict], profile: str, track: str = "micro-world") -> pd.DataFrame:
