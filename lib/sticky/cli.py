@@ -55,8 +55,11 @@ def cmd_list(args: argparse.Namespace) -> None:
         raise ValueError(f"profile {args.profile!r}; allowed: {', '.join(PROFILES)}")
     for ch in [chapters.find(args.chapter)] if args.chapter else chapters.all_chapters():
         print(f"{ch.name:12s} {ch.source.relative_to(chapters.ROOT)}")
-        for row in ch.parameters.describe(args.profile):
-            print(f"    {row['name']:16s} = {row['default']!r:12}  {row['meaning']} ({row['allowed']})")
+        rows = ch.parameters.describe(args.profile)
+        name = max((len(r["name"]) for r in rows), default=0)  # columns as wide as this chapter's longest entry
+        value = max((len(repr(r["default"])) for r in rows), default=0)
+        for row in rows:
+            print(f"    {row['name']:{name}s} = {row['default']!r:{value}}  {row['meaning']} ({row['allowed']})")
 
 
 def cmd_build(args: argparse.Namespace) -> None:
