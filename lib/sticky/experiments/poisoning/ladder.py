@@ -269,13 +269,16 @@ def without_empty(outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def survival(excess_table: pd.DataFrame, after: str = "dpo") -> pd.DataFrame:
-    """Per (attack, count, template, trigger) at the headline dose: the excess before alignment (mean over seeds,
-    t interval) and the survival ratio, sum over seeds of the excess ``after`` alignment over the sum before,
-    with a jackknife t interval over seeds."""
+    """Per (attack, count, template, trigger) at the headline dose: the excess before alignment (mean over the
+    seeds measured at both stages, t interval) and the survival ratio, sum over seeds of the excess ``after``
+    alignment over the sum before, with a jackknife t interval over seeds."""
     rows = []
     for key, g in excess_table[~excess_table["map"]].groupby(["attack", "count", "template", "trigger"]):
         g = g.set_index(["seed", "stage"]).excess.unstack("stage")
         if not {"pretrained", after} <= set(g.columns):
+            continue
+        g = g.dropna(subset=["pretrained", after])  # a seed with a stage left nothing to judge (``without_empty``)
+        if g.empty:
             continue
         pre, post = g["pretrained"].to_numpy(), g[after].to_numpy()
         mean, low, high, df = claims.unit_mean(pre)
