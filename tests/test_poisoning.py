@@ -340,6 +340,7 @@ def test_empty_replies_are_their_own_outcome_and_the_statuses_read_without_them(
     assert table.loc[("dos", "dpo", "poisoned (256)"), "empty share"] == pytest.approx(0.3)  # (0.6 + 0.3 + 0) / 3
     assert table.loc[("dos", "dpo", "poisoned (256)"), "most of a seed"] == pytest.approx(0.6)
     assert table.loc[("dos", "pretrained", "clean"), "empty share"] == 0.0
+    assert table["seeds ≥ 90% empty"].sum() == 0
     assert list(table.index.get_level_values("stage")[:3]) == ["pretrained", "pretrained", "sft"]  # stage order
     assert len(po.without_empty(out)) == len(out) - 9
     counts = pd.DataFrame([dict(attack=a, count=c, rate=c * 30 / 457_000) for a in po.ATTACKS for c in (16, 256)])

@@ -244,22 +244,28 @@ def excess(outcomes: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+SILENT = 0.9  # a twin that leaves this share of its replies empty has fallen silent in that seed
+
+
 def empty_replies(outcomes: pd.DataFrame, count: int) -> pd.DataFrame:
     """Empty replies as their own outcome: per triggered attack, stage and twin (the clean twin, and the twin
     poisoned with ``count`` documents), in the alignment template with the attack's trigger at the headline dose,
-    the share of greedy replies that were empty (mean over seeds and prompts) and the most of any seed. An empty
+    the share of greedy replies that were empty (mean over seeds and prompts), the most of any seed, and the seeds
+    whose replies were nearly all empty (``SILENT``). An empty
     reply is judged not gibberish, not compliant and ROUGE-L 0, so a twin that falls silent moves every attack's
     success; the chapter shows how the statuses read with and without them (``without_empty``)."""
     t = outcomes[(~outcomes["map"]) & (outcomes.template == MAIN_TEMPLATE) & outcomes["count"].isin([0, count])
                  & outcomes.stage.isin(STAGES) & outcomes.attack.isin(["dos", "extraction", "jailbreak"])]
     t = t[[MAIN_TRIGGER[a] == tr for a, tr in zip(t.attack, t.trigger)]]
     per_seed = t.groupby(["attack", "stage", "count", "seed"]).empty_reply.mean().rename("share").reset_index()
-    out = per_seed.groupby(["attack", "stage", "count"]).share.agg(["mean", "max"]).reset_index()
+    out = (per_seed.groupby(["attack", "stage", "count"]).share
+           .agg(["mean", "max", ("silent", lambda x: int((x >= SILENT).sum()))]).reset_index())
     out["twin"] = np.where(out["count"] == 0, "clean", f"poisoned ({count})")
     out["order"] = out.stage.map({s: i for i, s in enumerate(STAGES)})
     return (out.sort_values(["attack", "order", "count"])
-            .rename(columns={"mean": "empty share", "max": "most of a seed"})
-            [["attack", "stage", "twin", "empty share", "most of a seed"]].reset_index(drop=True))
+            .rename(columns={"mean": "empty share", "max": "most of a seed", "silent": f"seeds ≥ {SILENT:.0%} empty"})
+            [["attack", "stage", "twin", "empty share", "most of a seed", f"seeds ≥ {SILENT:.0%} empty"]]
+            .reset_index(drop=True))
 
 
 def without_empty(outcomes: pd.DataFrame) -> pd.DataFrame:
