@@ -276,6 +276,10 @@ def test_gap_rows_by_hand():
     k = card["gap_closed_knowledge"]
     # 0 / 0: no interval, and the precondition is the reason
     assert k["verdict"] == "inconclusive" and "direct tuning does not beat the base" in k["reason"]
+    # both arms below the base (base 2/4, proxy 1/4, direct 0/4): the ratio would read 150%; the row gives none
+    lost = pd.DataFrame([r for s in range(3) for r in arm_rows("knowledge", s, [1, 1, 0, 0], [1, 0, 0, 0], [0] * 4)])
+    row = proxy.gap_rows(lost, proxy.gap_closed(lost, n_resamples=200))[0]
+    assert np.isnan(row["our_value"]) and row["verdict"] == "inconclusive" and "does not beat" in row["reason"]
     assert "gap_closed_instruction" not in card  # no items of the task, no row
     avg = card["gap_closed_average"]  # over counting only, the one task that passes
     assert avg["our_value"] == pytest.approx(0.75) and avg["claim"].endswith("(over counting)")

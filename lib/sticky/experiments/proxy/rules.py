@@ -170,7 +170,10 @@ def gap_rows(results: pd.DataFrame, items_table: pd.DataFrame, alpha: float = 1.
             unmet = f"direct tuning does not beat the base on every seed: direct - base {_fmt(gain)} over seeds"
         else:
             passing[task] = closed.to_numpy()
-        rows.append(claims.row(gap_claim(task, size), *claims.unit_mean(closed), unmet=unmet, verdict_v1=v1.get(task),
+        # without a gain to recover the ratio is not a share of anything (both arms losing gives ratios over
+        # 100%): the row reports no value, only why
+        value = claims.unit_mean(closed) if unmet is None else (np.nan, np.nan, np.nan, None)
+        rows.append(claims.row(gap_claim(task, size), *value, unmet=unmet, verdict_v1=v1.get(task),
                                note=f"direct - base {_fmt(gain)}; {len(g)} seeds"))
     if passing:
         mean = claims.unit_mean(np.mean(list(passing.values()), axis=0))
